@@ -1,0 +1,413 @@
+"""The sampling engine: MatterGen's predictor-corrector sampler behind one per-step hook.
+
+Modelled on k-diffusion's ``sample(model, x, sigmas, callback=...)`` and diffusers'
+``callback_on_step_end``: :func:`denoise` is the only reverse-diffusion loop in the project. It runs
+mattergen's own predictors and correctors (the same objects ``PredictorCorrector`` builds) over a
+schedule of diffusion times it is given, and after every step hands a :class:`StepState` to one
+callback, which may stop the loop or overwrite fields of the state. The live view records frames
+through it, inpainting pins host atoms through it, the CLI draws its progress bar through it.
+
+mattergen's own loop (``PredictorCorrector._denoise``) cannot be used for this: it has no hook, and
+``record_trajectories`` clones every intermediate batch and returns them only at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, partial
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from pymatgen.core import Lattice, Structure
+
+from backend.sampling.models import LoadedModel
+from backend.sampling.request import GenerationRequest
+
+MASK_TOKEN_OFFSET = 100  # D3PM's absorbing "mask" class sits after the 100 element classes
+VOLUME_PER_ATOM_BOUNDS = (0.01, 500.0)  # Å^3; outside, GemNet's radius graph degenerates
+
+
+@dataclass(frozen=True)
+class StepState:
+    """The state of one batch after a denoising step, as handed to the callback.
+
+    Tensors live on the sampling device; the numpy views are computed on first access only, so a
+    callback that reads nothing costs nothing.
+    """
+
+    step: int
+    n_steps: int
+    t: float
+    next_t: float | None
+    batch_index: int
+    first_crystal: int
+    batch: object  # mattergen ChemGraph batch: pos (fractional), cell, atomic_numbers, num_atoms
+    atom_logits: torch.Tensor | None
+    pos_sigma: torch.Tensor
+    failed: torch.Tensor
+
+    @cached_property
+    def num_atoms(self) -> np.ndarray:
+        return self.batch["num_atoms"].cpu().numpy()
+
+    @cached_property
+    def lattice(self) -> np.ndarray:
+        """(crystals, 3, 3) lattice vectors as rows, Å."""
+        return self.batch["cell"].cpu().numpy()
+
+    @cached_property
+    def frac_coords(self) -> np.ndarray:
+        """(atoms, 3) fractional coordinates of every atom of the batch, crystal after crystal."""
+        return self.batch["pos"].cpu().numpy()
+
+    @cached_property
+    def tokens(self) -> np.ndarray:
+        """(atoms,) current atomic numbers; 0 where the type is still masked."""
+        z = self.batch["atomic_numbers"].cpu().numpy()
+        return np.where(z > MASK_TOKEN_OFFSET, 0, z)
+
+    @cached_property
+    def type_probabilities(self) -> np.ndarray:
+        """(atoms, 100) the model's current belief over elements Z=1..100 for every atom."""
+        if self.atom_logits is None:
+            return np.zeros((len(self.tokens), MASK_TOKEN_OFFSET), dtype=np.float32)
+        return torch.softmax(self.atom_logits[:, :MASK_TOKEN_OFFSET].float(), dim=-1).cpu().numpy()
+
+    @cached_property
+    def noise_level(self) -> np.ndarray:
+        """(crystals,) standard deviation of the fractional-coordinate noise at this step."""
+        return self.pos_sigma.cpu().numpy()
+
+    @cached_property
+    def crystal_failed(self) -> np.ndarray:
+        return self.failed.cpu().numpy()
+
+
+@dataclass(frozen=True)
+class StepControl:
+    """What a callback may ask of the loop: stop, and/or overwrite batch fields (e.g. pinned host atoms)."""
+
+    stop: bool = False
+    replace: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+StepCallback = Callable[[StepState], StepControl | None]
+
+
+@dataclass(frozen=True)
+class DenoiseOutcome:
+    batch: object
+    mean_batch: object
+    failures: tuple[str | None, ...]
+    cancelled: bool
+    steps_run: int
+
+
+def denoise(
+    sampler: object,
+    batch: object,
+    timesteps: Sequence[float],
+    dt: float,
+    callback: StepCallback | None = None,
+    batch_index: int = 0,
+    first_crystal: int = 0,
+) -> DenoiseOutcome:
+    """Reverse diffusion from ``batch`` through ``timesteps`` with mattergen's predictors/correctors.
+
+    ``sampler`` is a mattergen ``PredictorCorrector`` (its score function, predictors and correctors
+    are used, its loop is not). ``dt`` is the (negative) predictor step; a schedule that goes back up in
+    time, as RePaint's does, is followed as given and the callback re-noises the state for it.
+    Crystals whose lattice diverges are frozen to a harmless cube and reported as failed, so one
+    exploding cell never takes the rest of the batch down.
+    """
+    from mattergen.diffusion.corruption.multi_corruption import apply
+    from mattergen.diffusion.sampling.pc_sampler import _mask_replace
+
+    corruption = sampler._multi_corruption
+    fields = set(sampler._predictors) | set(sampler._correctors)
+    no_mask: dict[str, None] = {k: None for k in fields}
+    device = batch["cell"].device
+    n_crystals = batch.get_batch_size()
+    failed = torch.zeros(n_crystals, dtype=torch.bool, device=device)
+    failures: list[str | None] = [None] * n_crystals
+    mean_batch = batch.clone()
+    dt_tensor = torch.tensor(dt, device=device)
+    for i, t_value in enumerate(timesteps):
+        t = torch.full((n_crystals,), float(t_value), device=device)
+        batch_idx = corruption._get_batch_indices(batch)
+        for _ in range(sampler._n_steps_corrector if sampler._correctors else 0):
+            batch = _guard(batch, failed, failures, step=i)
+            score = sampler._score_fn(batch, t)
+            samples_means = apply(
+                fns={k: c.step_given_score for k, c in sampler._correctors.items()},
+                broadcast={"t": t, "dt": dt_tensor},
+                x=batch,
+                score=score,
+                batch_idx=batch_idx,
+            )
+            batch, mean_batch = _mask_replace(samples_means, batch, mean_batch, no_mask)
+        batch = _guard(batch, failed, failures, step=i)
+        score = sampler._score_fn(batch, t)
+        samples_means = apply(
+            fns={k: p.update_given_score for k, p in sampler._predictors.items()},
+            x=batch,
+            score=score,
+            broadcast={"t": t, "batch": batch, "dt": dt_tensor},
+            batch_idx=batch_idx,
+        )
+        batch, mean_batch = _mask_replace(samples_means, batch, mean_batch, no_mask)
+        if callback is None:
+            continue
+        state = StepState(
+            step=i,
+            n_steps=len(timesteps),
+            t=float(t_value),
+            next_t=float(timesteps[i + 1]) if i + 1 < len(timesteps) else None,
+            batch_index=batch_index,
+            first_crystal=first_crystal,
+            batch=batch,
+            atom_logits=score["atomic_numbers"] if "atomic_numbers" in fields else None,
+            pos_sigma=_pos_sigma(corruption, batch, t),
+            failed=failed.clone(),
+        )
+        control = callback(state)
+        if control is not None:
+            if control.replace:
+                batch = batch.replace(**control.replace)
+                mean_batch = mean_batch.replace(**control.replace)
+            if control.stop:
+                return DenoiseOutcome(batch, mean_batch, tuple(failures), True, i + 1)
+    batch = _guard(batch, failed, failures, step=len(timesteps))
+    return DenoiseOutcome(batch, mean_batch, tuple(failures), False, len(timesteps))
+
+
+def _pos_sigma(corruption: object, batch: object, t: torch.Tensor) -> torch.Tensor:
+    sde = corruption.sdes.get("pos")
+    if sde is None:
+        return torch.zeros_like(t)
+    idx = batch.get_batch_idx("pos")
+    _, std = sde.marginal_prob(torch.zeros_like(batch["pos"]), t, batch_idx=idx, batch=batch)
+    first_atom = torch.cumsum(batch["num_atoms"], 0) - batch["num_atoms"]
+    return std[first_atom, 0]
+
+
+def _guard(batch: object, failed: torch.Tensor, failures: list[str | None], step: int) -> object:
+    """Mark crystals with a non-finite or degenerate cell as failed and park them in a safe cube."""
+    cell, pos, num_atoms = batch["cell"], batch["pos"], batch["num_atoms"]
+    per_atom = torch.linalg.det(cell).abs() / num_atoms
+    atom_finite = torch.isfinite(pos).all(dim=1)
+    crystal_of_atom = batch.get_batch_idx("pos")
+    pos_finite = torch.ones_like(failed).index_put((crystal_of_atom,), atom_finite, accumulate=False)
+    pos_finite = (
+        pos_finite & torch.zeros_like(failed).index_put((crystal_of_atom,), ~atom_finite, accumulate=True).logical_not()
+    )
+    low, high = VOLUME_PER_ATOM_BOUNDS
+    bad = ~torch.isfinite(cell).flatten(1).all(dim=1) | ~pos_finite | (per_atom < low) | (per_atom > high)
+    newly = bad & ~failed
+    for index in torch.nonzero(newly).flatten().tolist():
+        volume = float(per_atom[index])
+        failures[index] = f"lattice diverged at step {step} (volume {volume:.3g} Å³/atom)"
+    if not bad.any() and not failed.any():
+        return batch
+    failed |= bad
+    side = (num_atoms.to(cell.dtype) * 15.0) ** (1 / 3)
+    safe_cell = torch.diag_embed(side[:, None].expand(-1, 3))
+    cell = torch.where(failed[:, None, None], safe_cell, cell)
+    pos = torch.where(failed[crystal_of_atom][:, None] | ~torch.isfinite(pos), torch.full_like(pos, 0.5), pos)
+    return batch.replace(cell=cell, pos=pos)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """Structures in request order; ``None`` where that crystal failed (reason in ``failures``)."""
+
+    request: GenerationRequest
+    structures: tuple[Structure | None, ...]
+    failures: tuple[str | None, ...]
+    cancelled: bool
+    seconds: float
+
+    @property
+    def succeeded(self) -> list[tuple[int, Structure]]:
+        return [(i, s) for i, s in enumerate(self.structures) if s is not None]
+
+
+def atom_counts(request: GenerationRequest) -> list[int]:
+    """Atoms per crystal: fixed, or drawn (seeded) from mattergen's Alex-MP-20 histogram."""
+    if request.atoms is not None:
+        return [request.atoms] * request.n
+    from mattergen.common.data.num_atoms_distribution import NUM_ATOMS_DISTRIBUTIONS
+
+    histogram = NUM_ATOMS_DISTRIBUTIONS[request.num_atoms_distribution]
+    if request.chemical_system:
+        histogram = {k: v for k, v in histogram.items() if k >= len(request.chemical_system)}
+    sizes = np.array(list(histogram))
+    weights = np.array(list(histogram.values()), dtype=float)
+    rng = np.random.default_rng(request.seed)
+    return rng.choice(sizes, size=request.n, p=weights / weights.sum()).tolist()
+
+
+def conditioning_batch(counts: Sequence[int], conditions: dict[str, object], device: str) -> object:
+    """Empty ChemGraphs of the requested sizes carrying the condition values, as mattergen's loader makes."""
+    from mattergen.common.data.chemgraph import ChemGraph
+    from mattergen.common.data.collate import collate
+    from mattergen.common.data.transform import SetProperty
+
+    setters = [SetProperty(k, v) for k, v in conditions.items()]
+    graphs = []
+    for n in counts:
+        graph = ChemGraph(
+            pos=torch.full((n, 3), torch.nan),
+            cell=torch.full((1, 3, 3), torch.nan),
+            atomic_numbers=torch.full((n,), -1, dtype=torch.long),
+            num_atoms=torch.tensor(n),
+            num_nodes=torch.tensor(n),
+        )
+        for setter in setters:
+            graph = setter(graph)
+        graphs.append(graph)
+    return collate(graphs).to(device)
+
+
+def build_sampler(model: LoadedModel, request: GenerationRequest) -> object:
+    """mattergen's guided predictor-corrector with its default sampling settings, for ``request.steps``.
+
+    The D3PM atom-type chain must have as many steps as the sampler, so its schedule is rebuilt for the
+    requested count (the mask schedule's marginals do not depend on the count). Call under ``model.lock``.
+    """
+    from hydra.utils import instantiate
+    from mattergen.common.diffusion.predictors_correctors import (
+        LatticeAncestralSamplingPredictor,
+        LatticeLangevinDiffCorrector,
+    )
+    from mattergen.diffusion.d3pm.d3pm_predictors_correctors import D3PMAncestralSamplingPredictor
+    from mattergen.diffusion.sampling.classifier_free_guidance import GuidedPredictorCorrector
+    from mattergen.diffusion.wrapped.wrapped_predictors_correctors import (
+        WrappedAncestralSamplingPredictor,
+        WrappedLangevinCorrector,
+    )
+    from mattergen.property_embeddings import SetConditionalEmbeddingType, SetUnconditionalEmbeddingType
+
+    diffusion = model.module.diffusion_module
+    atom_types = diffusion.corruption.discrete_corruptions.get("atomic_numbers")
+    if atom_types is not None and atom_types.N != request.steps:
+        d3pm_config = OmegaConf.create(
+            OmegaConf.to_container(
+                model.config.lightning_module.diffusion_module.corruption.discrete_corruptions.atomic_numbers.d3pm
+            )
+        )
+        d3pm_config.schedule.num_steps = request.steps
+        atom_types.d3pm = instantiate(d3pm_config)
+    predictors = {
+        "pos": partial(WrappedAncestralSamplingPredictor),
+        "cell": partial(LatticeAncestralSamplingPredictor),
+    }
+    if atom_types is not None:
+        predictors["atomic_numbers"] = partial(D3PMAncestralSamplingPredictor, predict_x0=True)
+    return GuidedPredictorCorrector(
+        diffusion_module=diffusion,
+        device=torch.device(model.info.device),
+        N=request.steps,
+        eps_t=1.0 / request.steps,
+        n_steps_corrector=1,
+        predictor_partials=predictors,
+        corrector_partials={
+            "pos": partial(WrappedLangevinCorrector, max_step_size=1e6, snr=0.4),
+            "cell": partial(LatticeLangevinDiffCorrector, max_step_size=1e6, snr=0.2),
+        },
+        guidance_scale=request.guidance if request.conditions else 0.0,
+        remove_conditioning_fn=SetUnconditionalEmbeddingType(),
+        keep_conditioning_fn=SetConditionalEmbeddingType(),
+    )
+
+
+def schedule(sampler: object) -> tuple[list[float], float]:
+    """mattergen's uniform time grid from T to eps and its predictor step."""
+    n, t_max, eps = sampler.N, sampler._max_t, sampler._eps_t
+    return torch.linspace(t_max, eps, n).tolist(), -(t_max - eps) / (n - 1)
+
+
+def sample_prior(sampler: object, conditioning: object) -> object:
+    from mattergen.diffusion.sampling.pc_sampler import _sample_prior
+
+    return _sample_prior(sampler._multi_corruption, conditioning, mask=None)
+
+
+def generate(
+    model: LoadedModel,
+    request: GenerationRequest,
+    callback: StepCallback | None = None,
+) -> GenerationResult:
+    """Sample ``request.n`` crystals; same request and device give the same structures."""
+    request.validate(model.info)
+    started = time.perf_counter()
+    counts = atom_counts(request)
+    structures: list[Structure | None] = []
+    failures: list[str | None] = []
+    cancelled = False
+    devices = [torch.device(model.info.device)] if model.info.device.startswith("cuda") else []
+    with model.lock, torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(request.seed)
+        sampler = build_sampler(model, request)
+        timesteps, dt = schedule(sampler)
+        for batch_index, first in enumerate(range(0, request.n, request.batch_size)):
+            sizes = counts[first : first + request.batch_size]
+            conditioning = conditioning_batch(sizes, request.conditions, model.info.device)
+            outcome = denoise(
+                sampler,
+                sample_prior(sampler, conditioning),
+                timesteps,
+                dt,
+                callback=callback,
+                batch_index=batch_index,
+                first_crystal=first,
+            )
+            if outcome.cancelled:
+                cancelled = True
+                break
+            batch_structures, batch_failures = to_structures(outcome.mean_batch, outcome.failures)
+            structures += batch_structures
+            failures += batch_failures
+    return GenerationResult(
+        request=request,
+        structures=tuple(structures),
+        failures=tuple(failures),
+        cancelled=cancelled,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def to_structures(batch: object, failures: Sequence[str | None]) -> tuple[list[Structure | None], list[str | None]]:
+    """pymatgen Structures from a final batch; crystals with unresolved atom types fail too."""
+    cells = batch["cell"].cpu().numpy().astype(float)
+    pos = batch["pos"].cpu().numpy().astype(float)
+    z = batch["atomic_numbers"].cpu().numpy()
+    out: list[Structure | None] = []
+    reasons = list(failures)
+    start = 0
+    for i, n in enumerate(batch["num_atoms"].cpu().tolist()):
+        species, coords = z[start : start + n], pos[start : start + n] % 1.0
+        start += n
+        if reasons[i] is None and ((species < 1) | (species > MASK_TOKEN_OFFSET)).any():
+            reasons[i] = "atom types still masked at the last step"
+        out.append(None if reasons[i] else Structure(Lattice(cells[i]), species.tolist(), coords))
+    return out, reasons
+
+
+def chain(*callbacks: StepCallback | None) -> StepCallback:
+    """Run several callbacks on every step; any may stop, their replacements are merged in order."""
+    active = [c for c in callbacks if c is not None]
+
+    def run_all(state: StepState) -> StepControl | None:
+        stop, replace = False, {}
+        for callback in active:
+            control = callback(state)
+            if control is not None:
+                stop = stop or control.stop
+                replace.update(control.replace)
+        return StepControl(stop=stop, replace=replace) if stop or replace else None
+
+    return run_all

@@ -1,0 +1,33 @@
+"""Writing a generation's results to a folder: one CIF per crystal, summary.csv, trajectory.extxyz."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from backend.sampling.engine import GenerationResult
+from backend.sampling.trajectory import Frame, write_extxyz
+from backend.structures import describe, safe_name, write_cif
+
+
+def cif_name(index: int, formula: str) -> str:
+    return f"{index:04d}_{safe_name(formula)}.cif"
+
+
+def write_generation(result: GenerationResult, out: Path, frames: list[Frame] | None = None) -> Path:
+    """Write structures, ``summary.csv`` (formula, atoms, spglib group at 0.1 Å, volume/atom) and frames."""
+    rows = []
+    for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
+        if structure is None:
+            rows.append({"index": index, "status": "failed", "error": failure})
+            continue
+        summary = describe(structure)
+        path = write_cif(structure, out / cif_name(index, summary.reduced_formula))
+        rows.append({"index": index, "status": "ok", "error": "", "file": path.name, **asdict(summary)})
+    summary_path = out / "summary.csv"
+    pd.DataFrame(rows).to_csv(summary_path, index=False)
+    if frames:
+        write_extxyz(frames, out / "trajectory.extxyz")
+    return summary_path
