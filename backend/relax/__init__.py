@@ -1,0 +1,17 @@
+"""Relaxation with machine-learned potentials (CHGNet by default), batched across structures."""
+
+from backend.relax.potentials import CHGNetPotential, Evaluation, Potential, chgnet
+from backend.relax.relaxer import RelaxProgress, RelaxResult, displacement_rmsd, relax_structures
+from backend.relax.validation import check_structure
+
+__all__ = [
+    "CHGNetPotential",
+    "Evaluation",
+    "Potential",
+    "RelaxProgress",
+    "RelaxResult",
+    "check_structure",
+    "chgnet",
+    "displacement_rmsd",
+    "relax_structures",
+]

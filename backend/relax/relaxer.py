@@ -1,0 +1,193 @@
+"""Batched structure relaxation: every structure steps together, each stops when converged.
+
+Each structure keeps its own ASE ``FIRE`` optimiser on a ``FrechetCellFilter`` -- the same recipe as
+CHGNet's ``StructOptimizer`` -- but the potential is evaluated for all unconverged structures in one
+batched call per step, instead of one model call per structure per step. A structure that cannot be
+relaxed (rejected input, exploding cell, non-finite energy) is reported with its reason and the rest of
+the batch carries on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Structure
+
+from backend.relax.potentials import Evaluation, Potential
+from backend.relax.validation import check_structure
+
+MAX_VOLUME_CHANGE = 5.0  # a cell that grows or shrinks 5x is exploding, not relaxing
+
+
+@dataclass(frozen=True)
+class RelaxResult:
+    """Outcome for one input structure (``structure`` is None when it failed)."""
+
+    index: int
+    initial: Structure | None
+    structure: Structure | None
+    energy_per_atom: float
+    steps: int
+    converged: bool
+    rmsd: float
+    volume_change: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class RelaxProgress:
+    """Per-structure progress, reported after every batched step."""
+
+    step: int
+    active: int
+    finished: int
+    total: int
+
+
+ProgressCallback = Callable[[RelaxProgress], None]
+
+
+class _Run:
+    """One structure's ASE state: atoms, cell filter and optimiser."""
+
+    def __init__(self, index: int, structure: Structure, fmax: float, relax_cell: bool, fixed: Sequence[int]):
+        from ase.constraints import FixAtoms
+        from ase.filters import FrechetCellFilter
+        from ase.optimize import FIRE
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        self.index = index
+        self.initial = structure
+        self.atoms = AseAtomsAdaptor.get_atoms(structure)
+        if fixed:
+            self.atoms.set_constraint(FixAtoms(indices=list(fixed)))
+        target = FrechetCellFilter(self.atoms) if relax_cell else self.atoms
+        self.optimizer = FIRE(target, logfile=None)
+        self.optimizer.fmax = fmax
+        self.energy = math.nan
+        self.done = False
+        self.converged = False
+        self.error: str | None = None
+
+    def structure(self) -> Structure:
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        return AseAtomsAdaptor.get_structure(self.atoms)
+
+    def apply(self, evaluation: Evaluation, max_steps: int) -> None:
+        """Attach the batched result, test convergence as ASE does, and take one FIRE step if needed."""
+        from ase.calculators.singlepoint import SinglePointCalculator
+        from ase.stress import full_3x3_to_voigt_6_stress
+
+        if not (np.isfinite(evaluation.energy) and np.isfinite(evaluation.forces).all()):
+            self._fail("the potential returned a non-finite energy or force")
+            return
+        self.energy = evaluation.energy
+        self.atoms.calc = SinglePointCalculator(
+            self.atoms,
+            energy=evaluation.energy,
+            free_energy=evaluation.energy,
+            forces=evaluation.forces,
+            stress=full_3x3_to_voigt_6_stress(evaluation.stress),
+        )
+        optimizer = self.optimizer
+        if optimizer.gradient_converged(optimizer.optimizable.get_gradient()):
+            self.done, self.converged = True, True
+            return
+        if optimizer.nsteps >= max_steps:
+            self.done = True
+            return
+        optimizer.step()
+        optimizer.nsteps += 1
+        ratio = self.atoms.get_volume() / self.initial.volume
+        if not 1 / MAX_VOLUME_CHANGE < ratio < MAX_VOLUME_CHANGE:
+            self._fail(f"cell volume changed {ratio:.2g}x during relaxation (exploding structure)")
+
+    def _fail(self, reason: str) -> None:
+        self.done, self.error = True, reason
+
+
+def relax_structures(
+    structures: Sequence[Structure],
+    potential: Potential,
+    fmax: float = 0.05,
+    steps: int = 500,
+    relax_cell: bool = True,
+    fixed: Sequence[Sequence[int]] | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[RelaxResult]:
+    """Relax positions (and the cell) of every structure until max force < ``fmax`` eV/Å or ``steps``."""
+    results: dict[int, RelaxResult] = {}
+    runs: list[_Run] = []
+    for index, structure in enumerate(structures):
+        problem = check_structure(structure, potential)
+        if problem:
+            results[index] = _failed(index, structure, problem)
+            continue
+        runs.append(_Run(index, structure, fmax, relax_cell, fixed[index] if fixed else ()))
+    step = 0
+    while True:
+        active = [run for run in runs if not run.done]
+        if not active:
+            break
+        for run, evaluation in zip(active, _evaluate(potential, active)):
+            if isinstance(evaluation, str):
+                run._fail(evaluation)
+            else:
+                run.apply(evaluation, steps)
+        step += 1
+        if progress:
+            still = sum(not run.done for run in runs)
+            progress(RelaxProgress(step=step, active=still, finished=len(structures) - still, total=len(structures)))
+    for run in runs:
+        results[run.index] = _result(run)
+    return [results[i] for i in range(len(structures))]
+
+
+def _evaluate(potential: Potential, runs: Sequence[_Run]) -> list[Evaluation | str]:
+    """One batched call; if it fails, isolate the culprit by evaluating one structure at a time."""
+    structures = [run.structure() for run in runs]
+    try:
+        return list(potential.evaluate(structures))
+    except Exception:  # a bad structure in the batch must not sink the others
+        outcomes: list[Evaluation | str] = []
+        for structure in structures:
+            try:
+                outcomes.append(potential.evaluate([structure])[0])
+            except Exception as exc:
+                outcomes.append(f"{potential.name} failed: {type(exc).__name__}: {exc}")
+        return outcomes
+
+
+def _failed(index: int, structure: Structure | None, error: str) -> RelaxResult:
+    return RelaxResult(index, structure, None, math.nan, 0, False, math.nan, math.nan, error)
+
+
+def _result(run: _Run) -> RelaxResult:
+    if run.error:
+        return _failed(run.index, run.initial, run.error)
+    final = run.structure()
+    return RelaxResult(
+        index=run.index,
+        initial=run.initial,
+        structure=final,
+        energy_per_atom=run.energy / len(final),
+        steps=run.optimizer.nsteps,
+        converged=run.converged,
+        rmsd=displacement_rmsd(run.initial, final),
+        volume_change=final.volume / run.initial.volume - 1,
+    )
+
+
+def displacement_rmsd(before: Structure, after: Structure) -> float:
+    """RMS displacement (Å) of atoms between two states of the same structure, minimum image."""
+    delta = after.frac_coords - before.frac_coords
+    delta -= np.round(delta)
+    return float(np.sqrt((after.lattice.get_cartesian_coords(delta) ** 2).sum(axis=1).mean()))

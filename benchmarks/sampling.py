@@ -1,0 +1,68 @@
+"""Overhead of the engine's per-step hook: our loop with every frame recorded vs mattergen's own sampler.
+
+Same checkpoint, same batch, same seed, run alternately in one process; prints a markdown table row.
+
+    python benchmarks/sampling.py --n 8 --atoms 8 --steps 100 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from backend.runtime import configure_threads
+
+configure_threads()
+
+import torch  # noqa: E402
+
+from backend.sampling import GenerationRequest, load_model  # noqa: E402
+from backend.sampling.engine import build_sampler, conditioning_batch, denoise, sample_prior, schedule  # noqa: E402
+from backend.sampling.trajectory import TrajectoryRecorder  # noqa: E402
+
+
+def run_once(model, request: GenerationRequest, hooked: bool) -> tuple[float, int]:
+    with model.lock, torch.no_grad():
+        torch.manual_seed(request.seed)
+        sampler = build_sampler(model, request)
+        conditioning = conditioning_batch([request.atoms] * request.n, request.conditions, model.info.device)
+        started = time.perf_counter()
+        if hooked:
+            recorder = TrajectoryRecorder()
+            timesteps, dt = schedule(sampler)
+            denoise(sampler, sample_prior(sampler, conditioning), timesteps, dt, callback=recorder)
+            frames = len(recorder.frames)
+        else:
+            sampler.sample(conditioning)  # mattergen's PredictorCorrector loop, no recording
+            frames = 0
+        return time.perf_counter() - started, frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--n", type=int, default=8)
+    parser.add_argument("--atoms", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    model = load_model(args.model)
+    request = GenerationRequest(n=args.n, atoms=args.atoms, steps=args.steps, seed=0, chemical_system=("Li", "O"))
+    run_once(model, request, hooked=True)  # warm-up (allocator, lazy imports)
+    ours, theirs, frames = [], [], 0
+    for _ in range(args.repeats):
+        seconds, frames = run_once(model, request, hooked=True)
+        ours.append(seconds)
+        theirs.append(run_once(model, request, hooked=False)[0])
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print("| device | model params | batch | steps | mattergen loop (s) | engine + recorder (s) | overhead | frames |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {model.info.device} ({torch.get_num_threads()} thread) | {model.info.parameters / 1e6:.2f} M | "
+        f"{args.n} x {args.atoms} atoms | {args.steps} | {b:.2f} | {a:.2f} | {100 * (a / b - 1):+.1f} % | {frames} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
