@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from backend.runtime import configure_threads
+from backend.runtime import configure_threads, quiet_library_warnings
 
 
 class UserError(Exception):
@@ -68,7 +68,117 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, required=True, help="output folder")
     gen.add_argument("--trajectory", action="store_true", help="also write every step to trajectory.extxyz")
     gen.set_defaults(run=run_generate)
+
+    relax = commands.add_parser("relax", help="relax structures with CHGNet and place them on the MP hull")
+    relax.add_argument("inputs", nargs="+", type=Path, help="structure files or folders of them")
+    relax.add_argument("--out", type=Path, required=True, help="folder for relaxed CIFs and results.csv")
+    relax.add_argument("--fmax", type=float, default=0.05, help="force convergence, eV/Å")
+    relax.add_argument("--steps", type=_positive_int, default=500, help="maximum FIRE steps")
+    relax.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    relax.set_defaults(run=run_relax)
+
+    evaluate = commands.add_parser("evaluate", help="V, S, U, N, S.U.N. and V.S.U.N. of a folder of structures")
+    evaluate.add_argument("folder", type=Path, help="a folder written by 'generate' or 'relax'")
+    evaluate.add_argument("--fmax", type=float, default=0.05)
+    evaluate.add_argument("--steps", type=_positive_int, default=500)
+    evaluate.add_argument("--device", default=None)
+    evaluate.set_defaults(run=run_evaluate)
     return parser
+
+
+def _read_inputs(paths: list[Path]) -> tuple[list[str], list]:
+    """Structures from files and folders; unreadable files are reported (one line each) and skipped."""
+    from backend.structures import StructureFileError, read_structure, structure_files
+
+    names, structures = [], []
+    files = structure_files(paths)
+    if not files:
+        raise UserError(f"no structure files in {', '.join(map(str, paths))}")
+    for path in files:
+        try:
+            structures.append(read_structure(path))
+            names.append(path.stem)
+        except StructureFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+    return names, structures
+
+
+def _relax_to(names: list[str], structures: list, out: Path, fmax: float, steps: int, device: str | None):
+    from tqdm import tqdm
+
+    from backend.evaluation import relax_and_assess, reports_frame
+    from backend.relax import chgnet
+    from backend.structures import safe_name, write_cif
+
+    if fmax <= 0:
+        raise UserError(f"--fmax must be positive (got {fmax})")
+    with tqdm(total=len(structures), desc="relaxing", unit="structure") as bar:
+
+        def progress(state):  # noqa: ANN001, ANN202 - a ProgressCallback
+            bar.n = state.finished
+            bar.set_postfix(step=state.step)
+            bar.refresh()
+
+        reports = relax_and_assess(names, structures, chgnet(device), fmax=fmax, steps=steps, progress=progress)
+    for report in reports:
+        if report.error:
+            print(f"error: {report.name}: {report.error}", file=sys.stderr)
+        elif report.relax.structure is not None:
+            write_cif(report.relax.structure, out / f"{safe_name(report.name)}_relaxed.cif")
+    frame = reports_frame(reports)
+    frame.to_csv(out / "results.csv", index=False)
+    return reports, frame
+
+
+def run_relax(args: argparse.Namespace) -> int:
+    _prepare_out(args.out)
+    names, structures = _read_inputs(args.inputs)
+    reports, frame = _relax_to(names, structures, args.out, args.fmax, args.steps, args.device)
+    ok = sum(r.error is None for r in reports)
+    print(
+        f"relaxed {ok} of {len(names)} readable structures; results: {args.out / 'results.csv'} "
+        "(E_above_hull against the approximate MP-20/MPTS-52 hull)"
+    )
+    return 0 if ok else 1
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from backend.evaluation import batch_metrics
+    from backend.structures import read_structure
+
+    if not args.folder.is_dir():
+        raise UserError(f"{args.folder} is not a folder")
+    results = args.folder / "results.csv"
+    if results.is_file():  # a 'relax' output: use its relaxed structures and energies
+        frame = pd.read_csv(results, keep_default_na=False)
+        frame = frame[frame.error == ""]
+        structures = [read_structure(args.folder / f"{name}_relaxed.cif") for name in frame.name]
+        e_hull = pd.to_numeric(frame.e_above_hull).tolist()
+    else:  # a 'generate' output: relax first, into the same folder
+        names, raw = _read_inputs([args.folder])
+        reports, _ = _relax_to(names, raw, args.folder, args.fmax, args.steps, args.device)
+        kept = [r for r in reports if r.error is None]
+        structures = [r.relax.structure for r in kept]
+        e_hull = [r.hull.e_above_hull for r in kept]
+    if not structures:
+        raise UserError(f"no evaluable structures in {args.folder}")
+    table, rates = batch_metrics(structures, e_hull)
+    table.to_csv(args.folder / "metrics.csv", index=False)
+    print(f"structures {rates.total}")
+    for label, value in (
+        ("V (valid)", rates.valid),
+        ("S (E_hull <= 0.1 eV/atom)", rates.stable),
+        ("S (E_hull <= 0)", rates.stable_strict),
+        ("U (unique)", rates.unique),
+        ("N (novel vs MP-20)", rates.novel),
+        ("S.U.N.", rates.sun),
+        ("V.S.U.N.", rates.vsun),
+    ):
+        print(f"{label:<28}{value:7.1%}")
+    print(f"metrics: {args.folder / 'metrics.csv'}")
+    return 0
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -120,14 +230,16 @@ def _prepare_out(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     configure_threads()
+    quiet_library_warnings()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         from backend.sampling import InvalidRequest, ModelUnavailable
+        from backend.structures import StructureFileError
 
         try:
             return args.run(args)
-        except (InvalidRequest, ModelUnavailable) as exc:
+        except (InvalidRequest, ModelUnavailable, StructureFileError) as exc:
             raise UserError(str(exc)) from None
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,3 +19,12 @@ def configure_threads(default: int = 1) -> int:
 
     torch.set_num_threads(threads)
     return threads
+
+
+def quiet_library_warnings() -> None:
+    """Keep third-party warnings (pymatgen's CIF notes, SMACT's missing electronegativities, torch
+    deprecations) out of the CLI and the app; they say nothing the user can act on."""
+    import warnings
+
+    for category in (UserWarning, FutureWarning, DeprecationWarning, RuntimeWarning):
+        warnings.filterwarnings("ignore", category=category)

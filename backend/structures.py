@@ -50,3 +50,60 @@ def safe_name(text: str) -> str:
 def write_cif(structure: Structure, path: Path) -> Path:
     CifWriter(structure).write_file(path)
     return path
+
+
+class StructureFileError(ValueError):
+    """A file that is not a usable crystal structure; the message is one line for the user."""
+
+
+MAX_FILE_BYTES = 5 * 2**20
+EXTXYZ_SUFFIXES = (".xyz", ".extxyz")
+
+
+def read_structure(path: Path) -> Structure:
+    """Parse a CIF, POSCAR/CONTCAR, extended XYZ or pymatgen JSON file (never executed or unpickled)."""
+    import warnings
+
+    path = Path(path)
+    if not path.is_file():
+        raise StructureFileError(f"{path.name}: no such file")
+    size = path.stat().st_size
+    if size == 0:
+        raise StructureFileError(f"{path.name}: the file is empty")
+    if size > MAX_FILE_BYTES:
+        raise StructureFileError(f"{path.name}: {size / 2**20:.1f} MB is over the {MAX_FILE_BYTES // 2**20} MB limit")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if path.suffix.lower() in EXTXYZ_SUFFIXES:
+                from ase.io import read
+                from pymatgen.io.ase import AseAtomsAdaptor
+
+                structure = AseAtomsAdaptor.get_structure(read(path, format="extxyz"))
+            else:
+                structure = Structure.from_file(path)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StructureFileError(f"{path.name}: not a readable crystal structure ({reason[:160]})") from None
+    if len(structure) == 0:
+        raise StructureFileError(f"{path.name}: the structure has no atoms")
+    return structure
+
+
+STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".json", ".xyz", ".extxyz")
+
+
+def structure_files(inputs: list[Path]) -> list[Path]:
+    """Files named directly, plus the structure files inside named folders (sorted)."""
+    found: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found += sorted(
+                p
+                for p in item.iterdir()
+                if p.is_file()
+                and (p.suffix.lower() in STRUCTURE_SUFFIXES or p.name.upper().startswith(("POSCAR", "CONTCAR")))
+            )
+        else:
+            found.append(item)
+    return found

@@ -12,7 +12,9 @@ from backend.runtime import configure_threads
 
 configure_threads()
 
-from backend.metrics import batch_table  # noqa: E402
+import math  # noqa: E402
+
+from backend.evaluation import batch_metrics  # noqa: E402
 from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
 
 
@@ -30,7 +32,7 @@ def main() -> None:
     result = generate(model, GenerationRequest(n=args.n, atoms=None, steps=args.steps, seed=args.seed))
     sample_seconds = time.perf_counter() - started
     structures = [s for s in result.structures if s is not None]
-    table = batch_table(structures)
+    table, _ = batch_metrics(structures, [math.nan] * len(structures))
     n = args.n
     print(
         "| samples | steps | sampled (s) | lattice failures | structural valid | SMACT valid | valid | unique | novel |"

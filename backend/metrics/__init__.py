@@ -119,25 +119,3 @@ def novel(structure: Structure) -> bool:
     candidates = _reference_by_formula().get(structure.composition.reduced_formula, [])
     matcher = _matcher()
     return not any(matcher.fit(structure, Structure.from_str(cif, fmt="cif")) for cif in candidates)
-
-
-def batch_table(structures: Sequence[Structure]) -> pd.DataFrame:
-    """One row per structure: formula, validity parts, minimum distance, unique, novel."""
-    unique = unique_mask(structures)
-    rows = []
-    for index, (structure, is_unique) in enumerate(zip(structures, unique)):
-        v = validity(structure)
-        rows.append(
-            {
-                "index": index,
-                "formula": structure.composition.reduced_formula,
-                "n_atoms": len(structure),
-                "min_distance": v.min_distance,
-                "structural_valid": v.structural,
-                "compositional_valid": v.compositional,
-                "valid": v.valid,
-                "unique": is_unique,
-                "novel": novel(structure),
-            }
-        )
-    return pd.DataFrame(rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import Element, Species, Structure
 
 MAX_ATOMS = 500
 MIN_DISTANCE = 0.5  # Å: closer atoms are overlapping, not bonded
@@ -20,6 +20,9 @@ def check_structure(structure: Structure, potential: object | None = None) -> st
     volume = structure.volume
     if not np.isfinite(volume) or volume <= 1e-6:
         return "the cell has zero or negative volume"
+    unknown = sorted({str(site.specie) for site in structure if not isinstance(site.specie, Element | Species)})
+    if unknown:
+        return f"unknown element symbol {', '.join(unknown)}"
     max_z = getattr(potential, "max_atomic_number", 94)
     beyond = sorted({site.specie.symbol for site in structure if site.specie.Z > max_z})
     if beyond:

@@ -1,0 +1,89 @@
+"""Plotly figures for stability: the hull of a chemical system with candidates on it, E_hull histogram.
+
+The hull itself is pymatgen's ``PDPlotter(backend="plotly")`` figure (the one Crystal Toolkit shows);
+candidates are added as their own trace in pymatgen's coordinates, so they sit exactly where an MP
+entry of the same composition and energy would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from pymatgen.analysis.phase_diagram import PDPlotter, tet_coord, triangular_coord
+from pymatgen.core import Composition
+
+from backend.stability import HULL_LABEL, phase_diagram
+
+CANDIDATE_TRACE = "Candidates"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A structure to draw on the hull: its label, composition and energies (eV/atom)."""
+
+    label: str
+    composition: Composition
+    formation_energy_per_atom: float
+    e_above_hull: float
+
+
+def hull_figure(chemical_system: str, candidates: Sequence[Candidate] = ()) -> go.Figure:
+    """pymatgen's hull for 1-4 elements with ``candidates`` as diamonds coloured by E_hull."""
+    diagram = phase_diagram(chemical_system)
+    dim = diagram.dim
+    if dim > 4:
+        raise ValueError(f"cannot draw a hull of {dim} elements (at most 4)")
+    figure = PDPlotter(diagram, backend="plotly", show_unstable=0.2).get_plot()
+    inside = [
+        c for c in candidates if set(e.symbol for e in c.composition.elements) <= {e.symbol for e in diagram.elements}
+    ]
+    if inside:
+        coords = np.array([_coordinates(diagram, c) for c in inside])
+        hover = [
+            f"{c.label}<br>{c.composition.reduced_formula}<br>E_hull = {1000 * c.e_above_hull:.0f} meV/atom<br>"
+            f"E_form = {c.formation_energy_per_atom:.3f} eV/atom"
+            for c in inside
+        ]
+        marker = dict(
+            symbol="diamond",
+            size=11 if dim < 4 else 6,
+            color=[c.e_above_hull for c in inside],
+            colorscale="Viridis",
+            cmin=0,
+            cmax=0.2,
+            line=dict(width=1.5, color="black"),
+            colorbar=dict(title="E_hull (eV/atom)", x=1.12),
+        )
+        common = dict(mode="markers", name=CANDIDATE_TRACE, hovertext=hover, hoverinfo="text", marker=marker)
+        if dim == 4:
+            figure.add_trace(go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common))
+        else:
+            figure.add_trace(go.Scatter(x=coords[:, 0], y=coords[:, 1], **common))
+    figure.update_layout(title=f"{chemical_system}: {HULL_LABEL}")
+    return figure
+
+
+def _coordinates(diagram: object, candidate: Candidate) -> list[float]:
+    """pymatgen's plot coordinates (see ``PDPlotter.pd_plot_data``) for one composition."""
+    data = diagram.pd_coords(candidate.composition)
+    if diagram.dim < 3:
+        return [float(data[0]) if diagram.dim == 2 else 0.0, candidate.formation_energy_per_atom]
+    if diagram.dim == 3:
+        x, y = triangular_coord(np.array([data[0:2]]))
+        return [float(x[0]), float(y[0])]
+    x, y, z = tet_coord(np.array([data[0:3]]))
+    return [float(x[0]), float(y[0]), float(z[0])]
+
+
+def e_hull_histogram(e_above_hull: Sequence[float], threshold: float = 0.1) -> go.Figure:
+    """Distribution of E_above_hull of a batch (meV/atom) with the stability threshold marked."""
+    values = 1000 * np.asarray([v for v in e_above_hull if np.isfinite(v)])
+    figure = go.Figure(go.Histogram(x=values, nbinsx=30, name="candidates"))
+    figure.add_vline(x=1000 * threshold, line_dash="dash", annotation_text=f"{1000 * threshold:.0f} meV/atom")
+    figure.update_layout(
+        xaxis_title="E_above_hull (meV/atom)", yaxis_title="structures", title=f"E_above_hull ({HULL_LABEL})"
+    )
+    return figure
