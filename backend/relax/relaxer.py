@@ -10,6 +10,7 @@ the batch carries on.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -98,13 +99,16 @@ class _Run:
             stress=full_3x3_to_voigt_6_stress(evaluation.stress),
         )
         optimizer = self.optimizer
-        if optimizer.gradient_converged(optimizer.optimizable.get_gradient()):
+        gradient = optimizer.optimizable.get_gradient()  # the cell filter's gradient is costly: once per step
+        if optimizer.gradient_converged(gradient):
             self.done, self.converged = True, True
             return
         if optimizer.nsteps >= max_steps:
             self.done = True
             return
-        optimizer.step()
+        with warnings.catch_warnings():  # ASE asks not to pass forces to step(); it still honours them
+            warnings.simplefilter("ignore")
+            optimizer.step(-gradient)
         optimizer.nsteps += 1
         ratio = self.atoms.get_volume() / self.initial.volume
         if not 1 / MAX_VOLUME_CHANGE < ratio < MAX_VOLUME_CHANGE:

@@ -141,6 +141,18 @@ def train(settings: TrainSettings) -> Path:
     return settings.out
 
 
+def export_last(settings: TrainSettings) -> Path:
+    """Export the latest Lightning checkpoint of ``settings.work_dir`` (e.g. of a run still training)."""
+    from hydra.utils import instantiate
+
+    checkpoint = torch.load(settings.work_dir / "lightning" / "last.ckpt", map_location="cpu", weights_only=False)
+    cfg = model_config(settings.hidden, settings.small, settings.blocks, settings.neighbors, settings.lr)
+    module = instantiate(cfg.lightning_module)
+    module.load_state_dict(checkpoint["state_dict"])
+    export(module, cfg, settings.out)
+    return settings.out
+
+
 def export(module: torch.nn.Module, cfg: DictConfig, out: Path) -> None:
     """Write ``config.yaml`` and a weights-only ``checkpoints/last.ckpt`` (no optimiser state)."""
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from backend.sampling import compat  # noqa: E402
 
 compat.install()
 
-from backend.train import TrainSettings, train  # noqa: E402
+from backend.train import TrainSettings, export_last, train  # noqa: E402
 
 
 def main() -> None:
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=TrainSettings.seed)
     parser.add_argument("--accelerator", default=TrainSettings.accelerator, help="auto, cpu or gpu")
     parser.add_argument("--limit-structures", type=int, default=None, help="train on the first N crystals only")
+    parser.add_argument("--export-only", action="store_true", help="export WORK_DIR's last checkpoint and stop")
     args = parser.parse_args()
     settings = TrainSettings(
         out=args.out,
@@ -47,7 +48,8 @@ def main() -> None:
         accelerator=args.accelerator,
         limit_structures=args.limit_structures,
     )
-    print(f"model written to {train(settings)}")
+    folder = export_last(settings) if args.export_only else train(settings)
+    print(f"model written to {folder}")
 
 
 if __name__ == "__main__":

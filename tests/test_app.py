@@ -1,0 +1,21 @@
+"""The app's entry page renders on the embedded default model (Streamlit's AppTest, no browser)."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def test_home_page_shows_the_default_model():
+    app = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not app.exception
+    assert app.title[0].value == "Crystal Canvas"
+    assert "chemical_system" in str(app.table[0].value)
+
+
+def test_no_page_imports_heavy_libraries_directly():
+    for page in [APP, *sorted((APP.parent / "pages").glob("*.py"))]:
+        text = page.read_text()
+        for module in ("torch", "mattergen", "chgnet"):
+            assert f"import {module}" not in text and f"from {module}" not in text, (page, module)
