@@ -18,8 +18,8 @@ st.write(
 summary = default_model_summary()
 st.subheader("Model ready")
 st.table(summary)
-st.info(
-    "The interactive pages (generate, live denoising, viewer, relax & hull, inpainting) are being built. "
-    "Meanwhile the same engine runs from the command line: "
-    "`crystal-canvas generate --n 8 --atoms 8 --chemsys Li-O --steps 100 --out runs/demo --trajectory`."
+st.write(
+    "Start on **Generate**, watch the job on **Live denoising**, open crystals in the **Structure viewer** and "
+    "judge them on **Relax & hull**. Jobs run on the server: closing the tab does not stop them, and the "
+    "job link (`?job=...`) reopens one. The same engine runs headless: `crystal-canvas --help`."
 )

@@ -1,13 +1,42 @@
-"""Small read-only views of backend state that the pages display."""
+"""What the pages need from the backend, without Streamlit: the shared job services, job contents,
+structure facts and downloads. Pages hold layout only and call these."""
 
 from __future__ import annotations
 
-from backend.sampling import load_model
+import io
+import os
+import threading
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from pymatgen.core import Structure
+
+from backend.jobs import JobRunner, JobStore
+from backend.paths import ROOT
+from backend.sampling import ModelInfo, load_model
+from backend.structures import describe, read_structure, safe_name
+
+_services_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def services() -> tuple[JobStore, JobRunner]:
+    """The server's one job store and worker (data in ``$CRYSTAL_CANVAS_DATA``, default ./data)."""
+    with _services_lock:
+        store = JobStore(Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data")))
+        return store, JobRunner(store)
+
+
+def model_info(spec: str) -> ModelInfo:
+    return load_model(spec).info
 
 
 def default_model_summary() -> dict[str, str]:
     """Name, size and conditions of the embedded default model, as display strings."""
-    info = load_model("default").info
+    info = model_info("default")
     return {
         "model": f"{info.name} ({info.source})",
         "parameters": f"{info.parameters / 1e6:.2f} M",
@@ -15,3 +44,104 @@ def default_model_summary() -> dict[str, str]:
         "device": info.device,
         "trained diffusion steps": str(info.trained_steps),
     }
+
+
+def job_structures(store: JobStore, job_id: str) -> dict[str, Structure]:
+    """Structures a finished job wrote, by file stem."""
+    return {path.stem: read_structure(path) for path in sorted(store.folder(job_id).glob("*.cif"))}
+
+
+def job_table(store: JobStore, job_id: str) -> pd.DataFrame | None:
+    """A job's summary.csv (generation) or results.csv (relaxation)."""
+    folder = store.folder(job_id)
+    for name in ("results.csv", "summary.csv"):
+        if (folder / name).is_file():
+            return pd.read_csv(folder / name, keep_default_na=False)
+    return None
+
+
+def job_zip(store: JobStore, job_id: str, names: list[str] | None = None) -> bytes:
+    """Every file of a job (or only the named structures) as a zip, with the trajectory as extxyz."""
+    from backend.sampling.trajectory import write_extxyz
+
+    folder = store.folder(job_id)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and (names is None or path.stem in names or path.suffix == ".csv"):
+                archive.write(path, arcname=f"{job_id}/{path.name}")
+        frames = store.all_frames(job_id) if names is None else []
+        if frames:
+            trajectory = folder / "trajectory.extxyz"
+            write_extxyz(frames, trajectory)
+            archive.write(trajectory, arcname=f"{job_id}/trajectory.extxyz")
+            trajectory.unlink()
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class StructureFacts:
+    formula: str
+    space_group: str
+    lattice: str
+    density: float
+    volume_per_atom: float
+    coordination: pd.DataFrame
+
+
+def structure_facts(structure: Structure) -> StructureFacts:
+    """Formula, spglib group, lattice, density and a per-element coordination summary (CrystalNN)."""
+    from pymatgen.analysis.local_env import CrystalNN
+
+    summary = describe(structure)
+    a, b, c = structure.lattice.abc
+    alpha, beta, gamma = structure.lattice.angles
+    rows = []
+    try:
+        nn = CrystalNN()
+        for index, site in enumerate(structure):
+            neighbours = nn.get_nn_info(structure, index)
+            rows.append(
+                {
+                    "site": index,
+                    "element": site.specie.symbol,
+                    "coordination": len(neighbours),
+                    "neighbours": ", ".join(sorted(n["site"].specie.symbol for n in neighbours)),
+                    "shortest bond (Å)": min((site.distance(n["site"]) for n in neighbours), default=float("nan")),
+                }
+            )
+    except Exception as exc:  # CrystalNN gives up on unphysical cells; say so rather than fail the page
+        rows.append({"site": "-", "element": "-", "coordination": 0, "neighbours": f"not available ({exc})"})
+    return StructureFacts(
+        formula=summary.formula,
+        space_group=f"{summary.space_group_symbol} ({summary.space_group_number})",
+        lattice=f"a={a:.3f} b={b:.3f} c={c:.3f} Å, α={alpha:.1f} β={beta:.1f} γ={gamma:.1f}°",
+        density=summary.density,
+        volume_per_atom=summary.volume_per_atom,
+        coordination=pd.DataFrame(rows),
+    )
+
+
+def structure_downloads(structure: Structure, name: str) -> dict[str, tuple[str, str]]:
+    """File name and text of the structure as CIF, POSCAR and extended XYZ."""
+    from ase.io import write
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    stem = safe_name(name)
+    xyz = io.StringIO()
+    write(xyz, AseAtomsAdaptor.get_atoms(structure), format="extxyz")
+    return {
+        "CIF": (f"{stem}.cif", structure.to(fmt="cif")),
+        "POSCAR": (f"{stem}.vasp", structure.to(fmt="poscar")),
+        "extxyz": (f"{stem}.extxyz", xyz.getvalue()),
+    }
+
+
+def read_upload(name: str, data: bytes) -> Structure:
+    """Parse an uploaded file (kept in a private temp folder, never executed or unpickled)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / safe_name(Path(name).name)
+        path.write_bytes(data)
+        return read_structure(path)

@@ -97,7 +97,8 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     print(
-        f"| {args.n} | {args.fmax} | {seq['seconds']:.1f} | {bat['seconds']:.1f} | {seq['seconds'] / bat['seconds']:.2f}x "
+        f"| {args.n} | {args.fmax} | {seq['seconds']:.1f} | {bat['seconds']:.1f} "
+        f"| {seq['seconds'] / bat['seconds']:.2f}x "
         f"| {seq['steps']} / {bat['steps']} | {diff.max():.2f} | {seq['peak_mb']:.0f} / {bat['peak_mb']:.0f} |"
     )
 

@@ -1,0 +1,15 @@
+"""Jobs: persistence (SQLite + job folders) and the server-side worker that runs them."""
+
+from backend.jobs.runner import JobRunner, QueueFull, request_from_params, request_to_params
+from backend.jobs.store import DataDirError, Job, JobStore, latest_frames
+
+__all__ = [
+    "DataDirError",
+    "Job",
+    "JobRunner",
+    "JobStore",
+    "QueueFull",
+    "latest_frames",
+    "request_from_params",
+    "request_to_params",
+]

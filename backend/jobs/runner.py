@@ -1,0 +1,159 @@
+"""The server-side worker: runs queued jobs one at a time, outside any page script.
+
+A page only submits a job and reads the store; the work happens here, in a thread owned by the server
+process, so clicking elsewhere or closing the tab never stops it. One sampler at a time keeps the CPU
+(or GPU) for the job that is running; users' queued jobs are taken round-robin.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+from backend.jobs.store import Job, JobStore
+from backend.sampling import GenerationRequest, StepControl, StepState
+from backend.sampling.trajectory import frames_from_state
+
+log = logging.getLogger(__name__)
+
+MAX_ACTIVE_PER_OWNER = 3
+
+
+class QueueFull(Exception):
+    """The user already has as many jobs waiting as allowed; the message is for the user."""
+
+
+def request_to_params(model: str, request: GenerationRequest) -> dict:
+    return {"model": model, **asdict(request)}
+
+
+def request_from_params(params: dict) -> tuple[str, GenerationRequest]:
+    values = {k: v for k, v in params.items() if k != "model"}
+    values["chemical_system"] = tuple(values["chemical_system"]) if values.get("chemical_system") else None
+    values["targets"] = tuple((name, float(value)) for name, value in values.get("targets", ()))
+    return params["model"], GenerationRequest(**values)
+
+
+class JobRunner:
+    """Owns one worker thread; :meth:`submit_*` validate, store and wake it."""
+
+    def __init__(self, store: JobStore, device: str | None = None):
+        self.store = store
+        self.device = device
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="crystal-canvas-worker", daemon=True)
+        self._thread.start()
+
+    # --- submission -------------------------------------------------------------------------
+    def _check_quota(self, owner: str) -> None:
+        if self.store.queued_count(owner) >= MAX_ACTIVE_PER_OWNER:
+            raise QueueFull(
+                f"you already have {MAX_ACTIVE_PER_OWNER} jobs queued or running; wait for one to finish or cancel one"
+            )
+
+    def submit_generation(self, owner: str, model: str, request: GenerationRequest) -> str:
+        from backend.sampling import load_model
+
+        request.validate(load_model(model, device=self.device).info)
+        self._check_quota(owner)
+        job_id = self.store.submit("generate", owner, request_to_params(model, request))
+        self._wake.set()
+        return job_id
+
+    def submit_relaxation(self, owner: str, source_job: str, fmax: float = 0.05, steps: int = 500) -> str:
+        self._check_quota(owner)
+        job_id = self.store.submit("relax", owner, {"source": source_job, "fmax": fmax, "steps": steps})
+        self._wake.set()
+        return job_id
+
+    # --- worker -----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            job = self.store.next_queued()
+            if job is None:
+                self._wake.wait(timeout=1.0)
+                self._wake.clear()
+                continue
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        self.store.update(job.id, status="running", started=time.time(), message="starting")
+        try:
+            outcome = {"generate": self._generate, "relax": self._relax}[job.kind](job)
+            self.store.update(
+                job.id, status=outcome, progress=1.0 if outcome == "done" else job.progress, finished=time.time()
+            )
+        except Exception as exc:  # one job's failure (bad input, OOM, NaN) must not stop the worker
+            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            self.store.update(job.id, status="failed", error=f"{type(exc).__name__}: {exc}", finished=time.time())
+
+    def _generate(self, job: Job) -> str:
+        from backend.sampling import generate, load_model
+        from backend.sampling.output import write_generation
+
+        model_name, request = request_from_params(job.params)
+        model = load_model(model_name, device=self.device)
+        batches = -(-request.n // request.batch_size)
+        total = request.steps * batches
+        started = time.time()
+
+        def on_step(state: StepState) -> StepControl | None:
+            self.store.add_frames(job.id, frames_from_state(state))
+            done = state.batch_index * request.steps + state.step + 1
+            elapsed = time.time() - started
+            eta = elapsed / done * (total - done)
+            self.store.update(
+                job.id,
+                progress=done / total,
+                message=f"step {state.step + 1}/{state.n_steps} of batch {state.batch_index + 1}/{batches}, "
+                f"t={state.t:.3f}, ETA {eta:.0f} s",
+            )
+            return StepControl(stop=True) if self.store.cancel_requested(job.id) else None
+
+        result = generate(model, request, callback=on_step)
+        if result.cancelled:
+            self.store.update(job.id, message="cancelled")
+            return "cancelled"
+        write_generation(result, self.store.folder(job.id))
+        ok = sum(s is not None for s in result.structures)
+        self.store.update(job.id, message=f"{ok} of {request.n} crystals generated in {result.seconds:.0f} s")
+        return "done"
+
+    def _relax(self, job: Job) -> str:
+        from backend.evaluation import relax_and_assess, reports_frame
+        from backend.relax import chgnet
+        from backend.structures import read_structure, write_cif
+
+        source = self.store.folder(job.params["source"])
+        files = sorted(Path(source).glob("*.cif"))
+        if not files:
+            raise ValueError("the source job has no structures to relax")
+        names = [f.stem for f in files]
+        structures = [read_structure(f) for f in files]
+
+        def on_progress(progress):  # noqa: ANN001, ANN202 - a relax ProgressCallback
+            self.store.update(
+                job.id,
+                progress=progress.finished / progress.total,
+                message=f"step {progress.step}: {progress.finished}/{progress.total} structures finished",
+            )
+
+        reports = relax_and_assess(
+            names,
+            structures,
+            chgnet(self.device),
+            fmax=job.params["fmax"],
+            steps=job.params["steps"],
+            progress=on_progress,
+        )
+        out = self.store.folder(job.id)
+        for report in reports:
+            if report.relax.structure is not None and report.error is None:
+                write_cif(report.relax.structure, out / f"{report.name}_relaxed.cif")
+        reports_frame(reports).to_csv(out / "results.csv", index=False)
+        self.store.update(job.id, message=f"{sum(r.error is None for r in reports)} of {len(reports)} relaxed")
+        return "done"

@@ -1,0 +1,179 @@
+"""Figures and HTML the pages display: live denoising frames (plotly) and structures (3Dmol.js).
+
+3Dmol.js is served by the app itself (``static/3Dmol-min.js``), never from a CDN, so the viewer works
+offline and in a classroom without internet.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from ase.data import chemical_symbols
+from ase.data.colors import jmol_colors
+from plotly.subplots import make_subplots
+from pymatgen.core import Structure
+
+from backend.sampling.trajectory import Frame
+
+LOCAL_3DMOL = "/app/static/3Dmol-min.js"
+MASKED_COLOR = "rgb(150,150,150)"
+
+
+def _rgb(z: int) -> str:
+    r, g, b = (255 * jmol_colors[z]).astype(int)
+    return f"rgb({r},{g},{b})"
+
+
+def _cell_edges(lattice: np.ndarray) -> tuple[list[float | None], ...]:
+    xs, ys, zs = [], [], []
+    corners = {c: np.array(c) @ lattice for c in itertools.product((0, 1), repeat=3)}
+    for a, b in itertools.combinations(corners, 2):
+        if sum(abs(i - j) for i, j in zip(a, b)) == 1:
+            for axis, values in zip((xs, ys, zs), zip(corners[a], corners[b])):
+                axis += [*values, None]
+    return xs, ys, zs
+
+
+def frames_figure(frames: Sequence[Frame], columns: int = 4, height: int = 320) -> go.Figure:
+    """One 3D panel per crystal: cell edges and atoms coloured by their current most likely element.
+
+    Marker size grows with the model's confidence in that element; atoms whose type is still masked
+    are grey. Hover shows element, confidence and position.
+    """
+    frames = list(frames)
+    rows = max(1, -(-len(frames) // columns))
+    cols = min(columns, max(1, len(frames)))
+    figure = make_subplots(
+        rows=rows,
+        cols=cols,
+        specs=[[{"type": "scene"}] * cols for _ in range(rows)],
+        subplot_titles=[_title(f) for f in frames],
+        horizontal_spacing=0.01,
+        vertical_spacing=0.05,
+    )
+    for index, frame in enumerate(frames):
+        row, col = index // cols + 1, index % cols + 1
+        xs, ys, zs = _cell_edges(frame.lattice)
+        figure.add_trace(
+            go.Scatter3d(
+                x=xs, y=ys, z=zs, mode="lines", line=dict(color="black", width=2), hoverinfo="skip", showlegend=False
+            ),
+            row=row,
+            col=col,
+        )
+        cart = (frame.frac_coords % 1.0) @ frame.lattice
+        colors = [MASKED_COLOR if m else _rgb(int(z)) for z, m in zip(frame.likely_z, frame.masked)]
+        text = [
+            f"{chemical_symbols[int(z)]}{' (undecided)' if m else ''} p={c:.2f}"
+            for z, m, c in zip(frame.likely_z, frame.masked, frame.confidence)
+        ]
+        figure.add_trace(
+            go.Scatter3d(
+                x=cart[:, 0],
+                y=cart[:, 1],
+                z=cart[:, 2],
+                mode="markers",
+                showlegend=False,
+                hovertext=text,
+                hoverinfo="text",
+                marker=dict(
+                    size=4 + 8 * np.asarray(frame.confidence, dtype=float),
+                    color=colors,
+                    line=dict(width=0.5, color="black"),
+                ),
+            ),
+            row=row,
+            col=col,
+        )
+    figure.update_scenes(xaxis_visible=False, yaxis_visible=False, zaxis_visible=False, aspectmode="data")
+    figure.update_layout(height=height * rows, margin=dict(l=0, r=0, t=30, b=0), uirevision="keep-camera")
+    return figure
+
+
+def _title(frame: Frame) -> str:
+    symbols = [chemical_symbols[int(z)] for z, m in zip(frame.likely_z, frame.masked) if not m]
+    formula = "".join(f"{s}{symbols.count(s) if symbols.count(s) > 1 else ''}" for s in sorted(set(symbols)))
+    status = " FAILED" if frame.failed else ""
+    return f"#{frame.crystal} {formula or '?'}{status}"
+
+
+def structure_html(
+    structure: Structure,
+    supercell: tuple[int, int, int] = (1, 1, 1),
+    style: str = "ball and stick",
+    labels: bool = False,
+    width: int = 640,
+    height: int = 480,
+) -> str:
+    """A 3Dmol.js viewer (served locally) with the unit cell box, as HTML for an iframe."""
+    import py3Dmol
+
+    view = py3Dmol.view(width=width, height=height, js=LOCAL_3DMOL)
+    view.addModel(structure.to(fmt="cif"), "cif", {"doAssembly": True, "duplicateAssemblyAtoms": True})
+    if style == "spacefill":
+        view.setStyle({"sphere": {"scale": 0.8, "colorscheme": "Jmol"}})
+    else:
+        view.setStyle(
+            {"stick": {"radius": 0.12, "colorscheme": "Jmol"}, "sphere": {"scale": 0.3, "colorscheme": "Jmol"}}
+        )
+    view.addUnitCell()
+    view.replicateUnitCell(*supercell)
+    if labels:
+        view.addPropertyLabels("elem", {}, {"fontSize": 11, "showBackground": False, "fontColor": "black"})
+    view.zoomTo()
+    return view._make_html()
+
+
+def trajectory_figure(frames_by_step: dict[int, Sequence[Frame]], columns: int = 4, max_frames: int = 60) -> go.Figure:
+    """The whole denoising trajectory as an animation with a step slider and a play button."""
+    steps = sorted(frames_by_step)
+    if len(steps) > max_frames:  # keep the page light: evenly spaced steps, always the last one
+        keep = np.linspace(0, len(steps) - 1, max_frames).round().astype(int)
+        steps = [steps[i] for i in sorted(set(keep))]
+    figure = frames_figure(frames_by_step[steps[-1]], columns=columns)
+    figure.frames = [go.Frame(data=frames_figure(frames_by_step[s], columns=columns).data, name=str(s)) for s in steps]
+    figure.update_layout(
+        updatemenus=[
+            dict(
+                type="buttons",
+                showactive=False,
+                x=0,
+                y=-0.02,
+                xanchor="left",
+                yanchor="top",
+                buttons=[
+                    dict(
+                        label="Play",
+                        method="animate",
+                        args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=True)],
+                    ),
+                    dict(
+                        label="Pause",
+                        method="animate",
+                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")],
+                    ),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                active=len(steps) - 1,
+                x=0.12,
+                len=0.88,
+                y=-0.02,
+                currentvalue=dict(prefix="step "),
+                steps=[
+                    dict(
+                        label=str(s),
+                        method="animate",
+                        args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=True))],
+                    )
+                    for s in steps
+                ],
+            )
+        ],
+    )
+    return figure

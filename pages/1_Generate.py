@@ -1,0 +1,98 @@
+"""Generate: choose a model and conditions, submit a generation job."""
+
+import uuid
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from backend.app_support import model_info, services
+from backend.jobs import QueueFull
+from backend.sampling import (
+    PUBLISHED_MODELS,
+    GenerationRequest,
+    InvalidRequest,
+    ModelUnavailable,
+    parse_chemical_system,
+    parse_space_group,
+)
+from backend.sampling.models import SCALAR_PROPERTIES
+
+st.set_page_config(page_title="Generate - Crystal Canvas", layout="wide")
+st.title("Generate crystals")
+owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
+store, runner = services()
+
+source = st.radio(
+    "Model", ["Embedded default", "Local checkpoint folder", "Published MatterGen model"], horizontal=True
+)
+if source == "Embedded default":
+    spec = "default"
+elif source == "Local checkpoint folder":
+    spec = st.text_input("Folder with config.yaml and checkpoints/last.ckpt", placeholder="/models/chemical_system")
+else:
+    spec = st.selectbox("Published model (downloaded from the Hugging Face hub; needs internet)", PUBLISHED_MODELS)
+if not spec:
+    st.stop()
+try:
+    with st.spinner("Loading model..."):
+        info = model_info(spec)
+except ModelUnavailable as exc:
+    st.error(str(exc))
+    st.stop()
+st.caption(
+    f"{info.name}: {info.parameters / 1e6:.2f} M parameters on {info.device}; conditions: "
+    f"{', '.join(info.conditions) or 'none (unconditional)'}"
+)
+
+with st.form("generate"):
+    left, right = st.columns(2)
+    chemsys = left.text_input(
+        "Chemical system",
+        placeholder="Li-Fe-O",
+        disabled=not info.supports("chemical_system"),
+        help="Elements separated by '-'. Only these elements will be placed.",
+    )
+    space_group = right.text_input(
+        "Space group (number or symbol)", placeholder="62 or Pnma", disabled=not info.supports("space_group")
+    )
+    targets = {}
+    for name in SCALAR_PROPERTIES:
+        if info.supports(name):
+            targets[name] = st.number_input(f"Target {name}", value=None, placeholder="no target")
+    guidance = left.number_input(
+        "Guidance factor",
+        min_value=0.0,
+        max_value=10.0,
+        value=1.0,
+        step=0.5,
+        help="1: conditional; >1 sharpens conditions at twice the model calls.",
+    )
+    atoms_from_data = right.checkbox("Draw atom counts from the Alex-MP-20 distribution", value=False)
+    atoms = right.number_input("Atoms per cell", min_value=1, max_value=100, value=8, disabled=atoms_from_data)
+    n = left.number_input("Crystals", min_value=1, max_value=256, value=4)
+    steps = right.number_input("Denoising steps", min_value=2, max_value=1000, value=100)
+    seed = left.number_input("Seed", min_value=0, value=0)
+    submitted = st.form_submit_button("Generate", type="primary")
+
+if submitted:
+    try:
+        request = GenerationRequest(
+            n=int(n),
+            atoms=None if atoms_from_data else int(atoms),
+            chemical_system=parse_chemical_system(chemsys) if chemsys.strip() else None,
+            space_group=parse_space_group(space_group) if space_group.strip() else None,
+            targets=tuple((k, float(v)) for k, v in targets.items() if v is not None),
+            guidance=float(guidance),
+            steps=int(steps),
+            seed=int(seed),
+        )
+        job_id = runner.submit_generation(owner, spec, request)
+    except (InvalidRequest, ModelUnavailable, QueueFull) as exc:
+        st.error(str(exc))
+    else:
+        st.query_params["job"] = job_id
+        st.success(f"Job {job_id} submitted.")
+        try:
+            st.switch_page("pages/2_Live_denoising.py", query_params={"job": job_id})
+        except StreamlitAPIException:  # page run on its own (no page registry): the link above is enough
+            st.markdown(f"[Watch it on Live denoising](./Live_denoising?job={job_id})")

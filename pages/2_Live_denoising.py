@@ -1,0 +1,55 @@
+"""Live denoising: watch a generation job's crystals take shape; scrub the trajectory afterwards."""
+
+import streamlit as st
+
+from backend.app_support import services
+from backend.jobs import latest_frames
+from backend.views import frames_figure, trajectory_figure
+
+st.set_page_config(page_title="Live denoising - Crystal Canvas", layout="wide")
+st.title("Live denoising")
+store, _ = services()
+
+jobs = store.jobs(kind="generate", limit=50)
+job_id = st.query_params.get("job") or (jobs[0].id if jobs else None)
+if not job_id or store.get(job_id) is None:
+    st.info("No generation job yet: submit one on the Generate page.")
+    st.stop()
+labels = {j.id: f"{j.id} - {j.status} - {j.params.get('n')} x {j.params.get('atoms') or 'auto'} atoms" for j in jobs}
+if job_id not in labels:
+    labels[job_id] = job_id
+job_id = st.selectbox("Job", list(labels), index=list(labels).index(job_id), format_func=labels.get)
+st.query_params["job"] = job_id
+st.caption(f"Link to this job: ?job={job_id}")
+
+
+@st.fragment(run_every=1.0)
+def live_view() -> None:
+    job = store.get(job_id)
+    if not job.active:
+        st.rerun()  # switch to the finished view once, then stop polling
+    st.progress(job.progress, text=f"{job.status}: {job.message or 'waiting in the queue'}")
+    if st.button("Cancel job"):
+        store.request_cancel(job_id)
+    frames = latest_frames(store, job_id)
+    if frames:
+        st.plotly_chart(frames_figure(frames), key="live-figure")
+
+
+job = store.get(job_id)
+if job.active:
+    live_view()
+else:
+    if job.status == "failed":
+        st.error(f"Job failed: {job.error}")
+    elif job.status == "cancelled":
+        st.warning("Job cancelled.")
+    else:
+        st.success(job.message)
+    frames = store.all_frames(job_id)
+    if frames:
+        by_step: dict[int, list] = {}
+        for frame in frames:
+            by_step.setdefault(frame.step, []).append(frame)
+        st.plotly_chart(trajectory_figure(by_step), key="trajectory")
+        st.caption(f"{len(frames)} frames recorded. Open the structures in the Structure viewer.")

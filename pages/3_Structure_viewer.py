@@ -1,0 +1,71 @@
+"""Structure viewer: any generated, relaxed or uploaded structure in 3D, its facts and downloads."""
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from backend.app_support import (
+    job_structures,
+    job_zip,
+    read_upload,
+    services,
+    structure_downloads,
+    structure_facts,
+)
+from backend.structures import StructureFileError
+from backend.views import structure_html
+
+st.set_page_config(page_title="Structure viewer - Crystal Canvas", layout="wide")
+st.title("Structure viewer")
+store, _ = services()
+
+source = st.radio("Structure from", ["A job", "An uploaded file"], horizontal=True)
+structure, name, job_id = None, "structure", None
+if source == "A job":
+    jobs = [j for j in store.jobs(limit=100) if j.status == "done"]
+    if not jobs:
+        st.info("No finished job yet.")
+        st.stop()
+    ids = [j.id for j in jobs]
+    wanted = st.query_params.get("job")
+    job_id = st.selectbox(
+        "Job",
+        ids,
+        index=ids.index(wanted) if wanted in ids else 0,
+        format_func=lambda i: f"{i} ({store.get(i).kind}, {store.get(i).message})",
+    )
+    st.query_params["job"] = job_id
+    structures = job_structures(store, job_id)
+    if not structures:
+        st.warning("This job produced no structures.")
+        st.stop()
+    name = st.selectbox("Structure", list(structures))
+    structure = structures[name]
+else:
+    upload = st.file_uploader("CIF, POSCAR or extxyz", type=["cif", "vasp", "poscar", "xyz", "extxyz"])
+    if upload is None:
+        st.stop()
+    try:
+        structure, name = read_upload(upload.name, upload.getvalue()), upload.name.rsplit(".", 1)[0]
+    except StructureFileError as exc:
+        st.error(str(exc))
+        st.stop()
+
+left, right = st.columns([3, 2])
+with right:
+    repeat = st.slider("Supercell repeat", 1, 3, 1)
+    style = st.radio("Style", ["ball and stick", "spacefill"], horizontal=True)
+    labels = st.checkbox("Element labels")
+with left:
+    components.html(structure_html(structure, (repeat, repeat, repeat), style, labels), height=500)
+facts = structure_facts(structure)
+with right:
+    st.metric("Formula", facts.formula)
+    st.write(f"**Space group** {facts.space_group}")
+    st.write(f"**Lattice** {facts.lattice}")
+    st.write(f"**Density** {facts.density:.3f} g/cm³ · **Volume** {facts.volume_per_atom:.2f} Å³/atom")
+    for label, (file_name, text) in structure_downloads(structure, name).items():
+        st.download_button(f"Download {label}", text, file_name=file_name, key=f"dl-{label}")
+    if job_id:
+        st.download_button("Download the whole job (zip)", job_zip(store, job_id), file_name=f"{job_id}.zip")
+st.subheader("Coordination (CrystalNN)")
+st.dataframe(facts.coordination, hide_index=True)

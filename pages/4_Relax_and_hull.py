@@ -1,0 +1,106 @@
+"""Relax & hull: relax a job's crystals with CHGNet, place them on the MP hull, shortlist them."""
+
+import uuid
+
+import pandas as pd
+import streamlit as st
+
+from backend.app_support import job_structures, job_table, job_zip, services
+from backend.evaluation import batch_metrics
+from backend.jobs import QueueFull
+from backend.stability import HULL_LABEL, StabilityError
+from backend.stability.figures import Candidate, e_hull_histogram, hull_figure
+
+st.set_page_config(page_title="Relax & hull - Crystal Canvas", layout="wide")
+st.title("Relax & hull")
+owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
+store, runner = services()
+st.caption(
+    f"E_above_hull is measured against an {HULL_LABEL}: phases missing from it make candidates look more "
+    "stable than they are. CHGNet energies are MP2020-compatible as predicted."
+)
+
+generations = [j for j in store.jobs(kind="generate", limit=100) if j.status == "done"]
+if not generations:
+    st.info("No finished generation yet.")
+    st.stop()
+source = st.selectbox(
+    "Generated structures from job", [j.id for j in generations], format_func=lambda i: f"{i} ({store.get(i).message})"
+)
+relaxations = [j for j in store.jobs(kind="relax", limit=200) if j.params.get("source") == source]
+with st.form("relax"):
+    fmax = st.number_input("Force tolerance fmax (eV/Å)", min_value=0.001, max_value=1.0, value=0.05)
+    steps = st.number_input("Maximum steps", min_value=1, max_value=2000, value=500)
+    if st.form_submit_button("Relax with CHGNet", type="primary"):
+        try:
+            runner.submit_relaxation(owner, source, float(fmax), int(steps))
+        except QueueFull as exc:
+            st.error(str(exc))
+        st.rerun()
+if not relaxations:
+    st.stop()
+job = relaxations[0]
+
+
+@st.fragment(run_every=1.0)
+def progress() -> None:
+    current = store.get(job.id)
+    if not current.active:
+        st.rerun()
+    st.progress(current.progress, text=f"relaxation {current.status}: {current.message}")
+
+
+if job.active:
+    progress()
+    st.stop()
+if job.status != "done":
+    st.error(f"Relaxation {job.status}: {job.error}")
+    st.stop()
+
+results = job_table(store, job.id)
+st.subheader("Results")
+st.dataframe(results, hide_index=True)
+ok = results[results.error == ""].copy()
+ok["e_above_hull"] = pd.to_numeric(ok.e_above_hull)
+relaxed = job_structures(store, job.id)
+structures = [relaxed[f"{name}_relaxed"] for name in ok.name]
+table, rates = batch_metrics(structures, ok.e_above_hull.tolist())
+cols = st.columns(7)
+for col, (label, value) in zip(
+    cols,
+    [
+        ("V", rates.valid),
+        ("S (≤0.1 eV)", rates.stable),
+        ("S (≤0)", rates.stable_strict),
+        ("U", rates.unique),
+        ("N", rates.novel),
+        ("S.U.N.", rates.sun),
+        ("V.S.U.N.", rates.vsun),
+    ],
+):
+    col.metric(label, f"{value:.0%}")
+
+systems = sorted({"-".join(sorted(s.composition.chemical_system.split("-"))) for s in structures})
+systems = [s for s in systems if len(s.split("-")) <= 4]
+if systems:
+    system = st.selectbox("Convex hull of", systems)
+    candidates = [
+        Candidate(name, s.composition, row.e_form_per_atom, row.e_above_hull)
+        for name, s, row in zip(ok.name, structures, ok.itertuples())
+        if set(s.composition.chemical_system.split("-")) <= set(system.split("-"))
+    ]
+    try:
+        st.plotly_chart(hull_figure(system, candidates), key="hull")
+    except StabilityError as exc:
+        st.error(str(exc))
+st.plotly_chart(e_hull_histogram(ok.e_above_hull.tolist()), key="histogram")
+
+threshold = st.slider("Shortlist: E_above_hull at most (meV/atom)", 0, 300, 100)
+shortlist = ok[ok.e_above_hull <= threshold / 1000]
+st.write(f"{len(shortlist)} candidates on the shortlist")
+st.download_button("Download shortlist (CSV)", shortlist.to_csv(index=False), file_name=f"{job.id}_shortlist.csv")
+st.download_button(
+    "Download shortlist structures (zip)",
+    job_zip(store, job.id, names=[f"{n}_relaxed" for n in shortlist.name]),
+    file_name=f"{job.id}_shortlist.zip",
+)

@@ -1,0 +1,83 @@
+"""Job store and worker: persistence, recovery after a crash, cancel, failures that stay contained."""
+
+import time
+
+import pytest
+
+from backend.jobs import JobRunner, JobStore, QueueFull, latest_frames
+from backend.sampling import GenerationRequest
+
+
+def wait_for(store, job_id, statuses=("done", "failed", "cancelled"), timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = store.get(job_id)
+        if job.status in statuses:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {store.get(job_id).status}")
+
+
+@pytest.fixture()
+def runner(tmp_path, default_model):
+    return JobRunner(JobStore(tmp_path / "data"), device="cpu")
+
+
+def test_generation_job_persists_frames_and_files(runner, tmp_path):
+    job_id = runner.submit_generation("alice", "default", GenerationRequest(n=2, atoms=4, steps=8, seed=0))
+    job = wait_for(runner.store, job_id)
+    assert job.status == "done", job.error
+    assert runner.store.frame_count(job_id) == 2 * 8
+    assert len(latest_frames(runner.store, job_id)) == 2
+    assert (runner.store.folder(job_id) / "summary.csv").is_file()
+    reopened = JobStore(tmp_path / "data")
+    assert reopened.get(job_id).status == "done"
+    assert reopened.frame_count(job_id) == 16
+
+
+def test_running_job_is_failed_with_its_frames_after_a_crash(tmp_path):
+    store = JobStore(tmp_path / "data")
+    job_id = store.submit("generate", "bob", {"model": "default"})
+    store.update(job_id, status="running")
+    store.add_frames(job_id, [])
+    after_restart = JobStore(tmp_path / "data")
+    job = after_restart.get(job_id)
+    assert job.status == "failed" and "stopped" in job.error
+
+
+def test_cancel_stops_a_running_job(runner):
+    job_id = runner.submit_generation("carol", "default", GenerationRequest(n=2, atoms=4, steps=400, seed=0))
+    wait_for(runner.store, job_id, statuses=("running",))
+    while runner.store.frame_count(job_id) == 0:
+        time.sleep(0.05)
+    runner.store.request_cancel(job_id)
+    job = wait_for(runner.store, job_id)
+    assert job.status == "cancelled"
+    assert runner.store.latest_step(job_id) < 399
+
+
+def test_a_failing_job_fails_alone(runner):
+    bad = runner.submit_relaxation("dave", source_job="doesnotexist")
+    good = runner.submit_generation("dave", "default", GenerationRequest(n=1, atoms=3, steps=4, seed=0))
+    assert wait_for(runner.store, bad).status == "failed"
+    assert "no structures" in runner.store.get(bad).error
+    assert wait_for(runner.store, good).status == "done"
+
+
+def test_queue_cap_per_user(tmp_path, default_model):
+    store = JobStore(tmp_path / "data")
+    for _ in range(3):
+        store.submit("generate", "erin", {"model": "default"})
+    runner = JobRunner.__new__(JobRunner)
+    runner.store = store
+    with pytest.raises(QueueFull):
+        runner._check_quota("erin")
+
+
+def test_unusable_data_dir_is_reported(tmp_path):
+    from backend.jobs import DataDirError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DataDirError, match="not usable"):
+        JobStore(blocker / "data")
