@@ -12,6 +12,7 @@ run: setup
 	.venv/bin/streamlit run app.py
 
 test: setup
+	@scripts/install_browser.sh
 	.venv/bin/python -m pytest -q
 
 lint: setup

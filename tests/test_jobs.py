@@ -81,3 +81,45 @@ def test_unusable_data_dir_is_reported(tmp_path):
     blocker.write_text("")
     with pytest.raises(DataDirError, match="not usable"):
         JobStore(blocker / "data")
+
+
+WORKER = """
+import sys, time
+from backend.runtime import configure_threads
+configure_threads()
+from backend.jobs import JobRunner, JobStore
+from backend.sampling import GenerationRequest
+runner = JobRunner(JobStore(sys.argv[1]), device="cpu")
+done = runner.submit_generation("srv", "default", GenerationRequest(n=1, atoms=3, steps=3, seed=0))
+while runner.store.get(done).status != "done":
+    time.sleep(0.05)
+runner.submit_generation("srv", "default", GenerationRequest(n=2, atoms=4, steps=5000, seed=0))
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_killed_server_keeps_finished_jobs_and_fails_the_running_one(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(data)], stdout=subprocess.PIPE, text=True)
+    assert worker.stdout.readline().strip() == "ready"
+    import sqlite3
+
+    peek = sqlite3.connect(data / "jobs.sqlite3")  # a plain reader: JobStore() would run start-up recovery
+    deadline = time.time() + 60
+    while time.time() < deadline and peek.execute("SELECT COUNT(*) FROM frames").fetchone()[0] <= 3:
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    peek.close()
+    restarted = JobStore(data)
+    jobs = {j.params["steps"]: j for j in restarted.jobs()}
+    assert jobs[3].status == "done"
+    assert list(restarted.folder(jobs[3].id).glob("summary.csv"))
+    killed = jobs[5000]
+    assert killed.status == "failed" and "stopped" in killed.error
+    assert restarted.frame_count(killed.id) > 0

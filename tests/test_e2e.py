@@ -1,0 +1,145 @@
+"""End to end in a real headless Chromium: generate, watch live, reopen the link, view, download, relax.
+
+Needs Debian's ``chromium`` (``make test`` installs it when it can). Without it these tests are skipped
+with the reason printed in the summary; they never pass silently.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--enable-unsafe-swiftshader",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="BROWSER MISSING: e2e tests need Debian's chromium (apt-get install chromium)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    env = {**os.environ, "CRYSTAL_CANVAS_DATA": str(tmp_path_factory.mktemp("data")), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+def test_generate_watch_reopen_view_download_relax(server, browser, tmp_path):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    outside = []
+    context.on(
+        "request", lambda r: None if r.url.startswith((server, "data:", "blob:", "about:")) else outside.append(r.url)
+    )
+
+    page = context.new_page()
+    page.goto(f"{server}/Generate")
+    for label, value in (("Crystals", "4"), ("Denoising steps", "100"), ("Chemical system", "Li-O")):
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Tab")
+    page.screenshot(path=SHOTS / "generate.png")
+    submitted = time.time()
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url("**/Live_denoising?job=*", timeout=30_000)
+    page.get_by_text("step ", exact=False).first.wait_for(timeout=30_000)
+    first_frame = time.time() - submitted
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    job_url = page.url
+    page.screenshot(path=SHOTS / "live.png")
+    assert first_frame < 15, f"live view took {first_frame:.1f} s"
+    page.close()  # closing the tab must not stop the job
+
+    again = context.new_page()
+    again.goto(job_url)
+    again.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    again.get_by_text("crystals generated").first.wait_for(timeout=240_000)
+    again.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    again.screenshot(path=SHOTS / "trajectory.png")
+    job_id = job_url.split("job=")[1]
+
+    viewer = context.new_page()
+    viewer.goto(f"{server}/Structure_viewer?job={job_id}")
+    frame = viewer.frame_locator("iframe").first
+    frame.locator("canvas").first.wait_for(timeout=60_000)
+    viewer.wait_for_timeout(1500)
+    viewer.screenshot(path=SHOTS / "viewer.png")
+    with viewer.expect_download() as download:
+        viewer.get_by_role("button", name="Download CIF").click()
+    cif = tmp_path / download.value.suggested_filename
+    download.value.save_as(cif)
+    assert "_cell_length_a" in cif.read_text()
+
+    hull = context.new_page()
+    hull.goto(f"{server}/Relax_and_hull")
+    hull.get_by_role("button", name="Relax with CHGNet").click()
+    hull.get_by_text("Convex hull of").first.wait_for(timeout=240_000)
+    hull.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    hull.wait_for_timeout(1000)
+    hull.screenshot(path=SHOTS / "hull.png", full_page=True)
+    context.close()
+    assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
