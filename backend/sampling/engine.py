@@ -14,7 +14,8 @@ mattergen's own loop (``PredictorCorrector._denoise``) cannot be used for this: 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
@@ -336,6 +337,21 @@ def sample_prior(sampler: object, conditioning: object) -> object:
     return _sample_prior(sampler._multi_corruption, conditioning, mask=None)
 
 
+@contextmanager
+def sampling_session(model: LoadedModel, request: GenerationRequest) -> Iterator[tuple[object, list[float], float]]:
+    """Exclusive, seeded, gradient-free use of ``model``: yields (sampler, timesteps, dt).
+
+    The global torch RNG is seeded with ``request.seed`` inside a fork, so runs are reproducible and the
+    caller's RNG state is untouched. Generation and inpainting both sample inside one of these.
+    """
+    devices = [torch.device(model.info.device)] if model.info.device.startswith("cuda") else []
+    with model.lock, torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(request.seed)
+        sampler = build_sampler(model, request)
+        timesteps, dt = schedule(sampler)
+        yield sampler, timesteps, dt
+
+
 def generate(
     model: LoadedModel,
     request: GenerationRequest,
@@ -348,11 +364,7 @@ def generate(
     structures: list[Structure | None] = []
     failures: list[str | None] = []
     cancelled = False
-    devices = [torch.device(model.info.device)] if model.info.device.startswith("cuda") else []
-    with model.lock, torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(request.seed)
-        sampler = build_sampler(model, request)
-        timesteps, dt = schedule(sampler)
+    with sampling_session(model, request) as (sampler, timesteps, dt):
         for batch_index, first in enumerate(range(0, request.n, request.batch_size)):
             sizes = counts[first : first + request.batch_size]
             conditioning = conditioning_batch(sizes, request.conditions, model.info.device)
@@ -405,7 +417,7 @@ def chain(*callbacks: StepCallback | None) -> StepCallback:
         stop, replace = False, {}
         for callback in active:
             control = callback(state)
-            if control is not None:
+            if isinstance(control, StepControl):
                 stop = stop or control.stop
                 replace.update(control.replace)
         return StepControl(stop=stop, replace=replace) if stop or replace else None

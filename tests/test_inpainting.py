@@ -1,0 +1,110 @@
+"""Inpainting on the engine's hook: host fidelity, guest clearance, RePaint cost, framework preparation."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymatgen.core import Structure
+
+from backend.inpainting import (
+    InpaintRequest,
+    InvalidHost,
+    candidate_geometry,
+    check_inpainting,
+    inpaint,
+    remove_species,
+    repaint_schedule,
+    supersize,
+    symmetrize_framework,
+)
+from backend.structures import StructureFileError, read_structure
+
+HOSTS = Path(__file__).parent / "data" / "hosts"
+BAD = Path(__file__).parent / "data" / "bad"
+
+
+@pytest.fixture(scope="module")
+def lisi_framework():
+    return remove_species(Structure.from_file(HOSTS / "LiSi_mp-570363.cif"), ["Li"])
+
+
+def test_host_is_kept_and_guests_clear_it(default_model, lisi_framework):
+    request = InpaintRequest(guests=(("Li", 8),), n=16, steps=50, jump=10, resample=3, seed=0)
+    result = inpaint(default_model, lisi_framework.structure, lisi_framework.keep, request)
+    clear, made = 0, 0
+    for candidate in result.structures:
+        if candidate is None:
+            continue
+        made += 1
+        geometry = candidate_geometry(candidate, lisi_framework.structure, lisi_framework.keep)
+        assert geometry.max_host_deviation < 0.01
+        assert candidate.composition.reduced_formula == "LiSi"
+        clear += geometry.min_guest_host_distance > 0.5
+    assert clear >= 0.9 * 16, (clear, made, result.failures)
+
+
+def test_repaint_schedule_and_model_calls(default_model, lisi_framework):
+    assert repaint_schedule(6, 1, 1) == list(range(6))
+    assert repaint_schedule(20, 10, 3) == [*range(10)] * 3 + [*range(10, 20)]
+    plain = inpaint(
+        default_model,
+        lisi_framework.structure,
+        lisi_framework.keep,
+        InpaintRequest(guests=(("Li", 8),), n=2, steps=40, jump=1, resample=1),
+    )
+    assert plain.model_calls == 2 * 40  # predictor + corrector per step, no jumps
+    resampled = inpaint(
+        default_model,
+        lisi_framework.structure,
+        lisi_framework.keep,
+        InpaintRequest(guests=(("Li", 8),), n=2, steps=40, jump=10, resample=3),
+    )
+    assert 2.4 <= resampled.model_calls / plain.model_calls <= 3.0
+
+
+def test_free_guests_take_allowed_elements(default_model):
+    host = remove_species(Structure.from_file(HOSTS / "LaCl3_mp-22896.cif"), [])
+    result = inpaint(
+        default_model,
+        host.structure,
+        host.keep,
+        InpaintRequest(free_guests=2, free_elements=("Li", "Na"), n=3, steps=20, seed=1),
+    )
+    for candidate in result.structures:
+        if candidate is not None:
+            assert {s.specie.symbol for s in candidate[8:]} <= {"Li", "Na"}
+
+
+def test_framework_preparation():
+    olivine = Structure.from_file(HOSTS / "LiFePO4_olivine_mp-19017.cif")
+    framework = symmetrize_framework(remove_species(olivine, ["Li"]))
+    assert "Pnma" in framework.note and "ladder step" in framework.note
+    assert "Li" not in framework.structure.composition
+    bigger = supersize(framework, (1, 1, 2))
+    assert len(bigger.structure) == 2 * len(framework.structure) and len(bigger.keep) == len(bigger.structure)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("not_a_structure.cif", "not a readable crystal structure"),
+        ("partial_occupancy.cif", "partial occupancy"),
+        ("empty.cif", "empty"),
+    ],
+)
+def test_bad_host_files(case, message):
+    with pytest.raises((StructureFileError, InvalidHost), match=message):
+        remove_species(read_structure(BAD / case), [])
+
+
+def test_bad_guest_choices():
+    nacl = Structure.from_file(HOSTS / "NaCl_mp-22862.cif")
+    with pytest.raises(InvalidHost, match="0 atoms"):
+        remove_species(nacl, ["Na", "Cl"])
+    keep = np.ones(len(nacl), dtype=bool)
+    with pytest.raises(InvalidHost, match="do not fit"):
+        check_inpainting(nacl, keep, InpaintRequest(guests=(("Li", 40),)))
+    with pytest.raises(InvalidHost, match="at least one guest"):
+        check_inpainting(nacl, keep, InpaintRequest())
+    with pytest.raises(InvalidHost, match="unknown guest element"):
+        check_inpainting(nacl, keep, InpaintRequest(guests=(("Xq", 1),)))
