@@ -145,3 +145,24 @@ def read_upload(name: str, data: bytes) -> Structure:
         path = Path(folder) / safe_name(Path(name).name)
         path.write_bytes(data)
         return read_structure(path)
+
+
+def bundled_hosts() -> dict[str, Structure]:
+    """The Materials Project host structures shipped in assets/data/hosts, by file stem."""
+    from backend.paths import ASSETS
+
+    return {p.stem: read_structure(p) for p in sorted((ASSETS / "data" / "hosts").glob("*.cif"))}
+
+
+def wyckoff_orbits(structure: Structure) -> dict[str, list[int]]:
+    """Symmetry-equivalent site groups, labelled 'Li 4a' etc. (spglib at 0.1 Å)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        symmetrized = SpacegroupAnalyzer(structure, symprec=0.1).get_symmetrized_structure()
+    except Exception:  # no symmetry found: every site is its own orbit
+        return {f"{site.specie.symbol} site {i}": [i] for i, site in enumerate(structure)}
+    return {
+        f"{structure[indices[0]].specie.symbol} {wyckoff} (sites {', '.join(map(str, indices))})": list(indices)
+        for indices, wyckoff in zip(symmetrized.equivalent_indices, symmetrized.wyckoff_symbols)
+    }

@@ -37,11 +37,12 @@ def _cell_edges(lattice: np.ndarray) -> tuple[list[float | None], ...]:
     return xs, ys, zs
 
 
-def frames_figure(frames: Sequence[Frame], columns: int = 4, height: int = 320) -> go.Figure:
+def frames_figure(frames: Sequence[Frame], columns: int = 4, height: int = 320, host_atoms: int = 0) -> go.Figure:
     """One 3D panel per crystal: cell edges and atoms coloured by their current most likely element.
 
     Marker size grows with the model's confidence in that element; atoms whose type is still masked
-    are grey. Hover shows element, confidence and position.
+    are grey. Hover shows element, confidence and position. With ``host_atoms`` (inpainting), the first
+    that many atoms of every crystal are the host: drawn small and translucent, guests stand out.
     """
     frames = list(frames)
     rows = max(1, -(-len(frames) // columns))
@@ -70,24 +71,25 @@ def frames_figure(frames: Sequence[Frame], columns: int = 4, height: int = 320) 
             f"{chemical_symbols[int(z)]}{' (undecided)' if m else ''} p={c:.2f}"
             for z, m, c in zip(frame.likely_z, frame.masked, frame.confidence)
         ]
-        figure.add_trace(
-            go.Scatter3d(
-                x=cart[:, 0],
-                y=cart[:, 1],
-                z=cart[:, 2],
-                mode="markers",
-                showlegend=False,
-                hovertext=text,
-                hoverinfo="text",
-                marker=dict(
-                    size=4 + 8 * np.asarray(frame.confidence, dtype=float),
-                    color=colors,
-                    line=dict(width=0.5, color="black"),
+        sizes = 4 + 8 * np.asarray(frame.confidence, dtype=float)
+        for part, opacity in ((slice(0, host_atoms), 0.35), (slice(host_atoms, None), 1.0)):
+            if not len(cart[part]):
+                continue
+            figure.add_trace(
+                go.Scatter3d(
+                    x=cart[part, 0],
+                    y=cart[part, 1],
+                    z=cart[part, 2],
+                    mode="markers",
+                    showlegend=False,
+                    hovertext=text[part],
+                    hoverinfo="text",
+                    opacity=opacity,
+                    marker=dict(size=sizes[part], color=colors[part], line=dict(width=0.5, color="black")),
                 ),
-            ),
-            row=row,
-            col=col,
-        )
+                row=row,
+                col=col,
+            )
     figure.update_scenes(xaxis_visible=False, yaxis_visible=False, zaxis_visible=False, aspectmode="data")
     figure.update_layout(height=height * rows, margin=dict(l=0, r=0, t=30, b=0), uirevision="keep-camera")
     return figure
@@ -127,7 +129,9 @@ def structure_html(
     return view._make_html()
 
 
-def trajectory_figure(frames_by_step: dict[int, Sequence[Frame]], columns: int = 4, max_frames: int = 60) -> go.Figure:
+def trajectory_figure(
+    frames_by_step: dict[int, Sequence[Frame]], columns: int = 4, max_frames: int = 60, host_atoms: int = 0
+) -> go.Figure:
     """The whole denoising trajectory as an animation with a step slider and a play button."""
     steps = sorted(frames_by_step)
     if len(steps) > max_frames:  # keep the page light: evenly spaced steps, always the last one

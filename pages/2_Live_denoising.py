@@ -10,17 +10,18 @@ st.set_page_config(page_title="Live denoising - Crystal Canvas", layout="wide")
 st.title("Live denoising")
 store, _ = services()
 
-jobs = store.jobs(kind="generate", limit=50)
+jobs = [j for j in store.jobs(limit=100) if j.kind in ("generate", "inpaint")]
 job_id = st.query_params.get("job") or (jobs[0].id if jobs else None)
 if not job_id or store.get(job_id) is None:
     st.info("No generation job yet: submit one on the Generate page.")
     st.stop()
-labels = {j.id: f"{j.id} - {j.status} - {j.params.get('n')} x {j.params.get('atoms') or 'auto'} atoms" for j in jobs}
+labels = {j.id: f"{j.id} - {j.kind} - {j.status}" for j in jobs}
 if job_id not in labels:
     labels[job_id] = job_id
 job_id = st.selectbox("Job", list(labels), index=list(labels).index(job_id), format_func=labels.get)
 st.query_params["job"] = job_id
 st.caption(f"Link to this job: ?job={job_id}")
+host_atoms = sum(store.get(job_id).params.get("keep", []))  # inpainting: host drawn translucent
 
 
 @st.fragment(run_every=1.0)
@@ -33,7 +34,7 @@ def live_view() -> None:
         store.request_cancel(job_id)
     frames = latest_frames(store, job_id)
     if frames:
-        st.plotly_chart(frames_figure(frames), key="live-figure")
+        st.plotly_chart(frames_figure(frames, host_atoms=host_atoms), key="live-figure")
 
 
 job = store.get(job_id)
@@ -51,5 +52,5 @@ else:
         by_step: dict[int, list] = {}
         for frame in frames:
             by_step.setdefault(frame.step, []).append(frame)
-        st.plotly_chart(trajectory_figure(by_step), key="trajectory")
+        st.plotly_chart(trajectory_figure(by_step, host_atoms=host_atoms), key="trajectory")
         st.caption(f"{len(frames)} frames recorded. Open the structures in the Structure viewer.")

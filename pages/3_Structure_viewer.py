@@ -1,7 +1,6 @@
 """Structure viewer: any generated, relaxed or uploaded structure in 3D, its facts and downloads."""
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from backend.app_support import (
     job_structures,
@@ -56,7 +55,7 @@ with right:
     style = st.radio("Style", ["ball and stick", "spacefill"], horizontal=True)
     labels = st.checkbox("Element labels")
 with left:
-    components.html(structure_html(structure, (repeat, repeat, repeat), style, labels), height=500)
+    st.iframe(structure_html(structure, (repeat, repeat, repeat), style, labels), height=500)
 facts = structure_facts(structure)
 with right:
     st.metric("Formula", facts.formula)

@@ -20,7 +20,7 @@ st.caption(
     "stable than they are. CHGNet energies are MP2020-compatible as predicted."
 )
 
-generations = [j for j in store.jobs(kind="generate", limit=100) if j.status == "done"]
+generations = [j for j in store.jobs(limit=200) if j.kind in ("generate", "inpaint") and j.status == "done"]
 if not generations:
     st.info("No finished generation yet.")
     st.stop()

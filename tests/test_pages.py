@@ -95,3 +95,35 @@ def test_relax_and_hull_page(services, generated):
     assert not app.exception
     assert len(app.metric) == 7
     assert len(app.get("plotly_chart")) >= 1
+
+
+def test_inpainting_page_runs_a_job(services):
+    store, _ = services
+    app = page("5_Inpainting.py")
+    assert not app.exception
+    app.selectbox[0].set_value("LiSi_mp-570363").run()
+    app.multiselect[0].set_value(["Li"]).run()
+    assert not app.exception and not app.error
+    app.text_input[0].set_value("Li:8")
+    numbers = {widget.label: widget for widget in app.number_input}
+    numbers["Candidates"].set_value(2)
+    numbers["Denoising steps"].set_value(10)
+    numbers["RePaint jump length j"].set_value(5)
+    app.button[0].click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    job = wait_done(store, app.query_params["job"])
+    assert job.kind == "inpaint" and job.status == "done", job.error
+    live = page("2_Live_denoising.py", job=job.id)
+    assert not live.exception
+
+
+def test_inpainting_page_refuses_bad_choices(services):
+    app = page("5_Inpainting.py")
+    app.selectbox[0].set_value("NaCl_mp-22862").run()
+    app.multiselect[0].set_value(["Na", "Cl"]).run()
+    assert "0 atoms" in app.error[0].value
+    app.multiselect[0].set_value([]).run()
+    app.text_input[0].set_value("Li:40")
+    app.button[0].click().run()
+    assert not app.exception
+    assert "do not fit" in app.error[0].value

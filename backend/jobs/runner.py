@@ -14,8 +14,11 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
+from backend.inpainting import Framework, InpaintRequest, check_inpainting
 from backend.jobs.store import Job, JobStore
-from backend.sampling import GenerationRequest, StepControl, StepState
+from backend.sampling import GenerationRequest, StepCallback, StepControl, StepState
 from backend.sampling.trajectory import frames_from_state
 
 log = logging.getLogger(__name__)
@@ -83,13 +86,31 @@ class JobRunner:
     def _run(self, job: Job) -> None:
         self.store.update(job.id, status="running", started=time.time(), message="starting")
         try:
-            outcome = {"generate": self._generate, "relax": self._relax}[job.kind](job)
+            outcome = {"generate": self._generate, "inpaint": self._inpaint, "relax": self._relax}[job.kind](job)
             self.store.update(
                 job.id, status=outcome, progress=1.0 if outcome == "done" else job.progress, finished=time.time()
             )
         except Exception as exc:  # one job's failure (bad input, OOM, NaN) must not stop the worker
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             self.store.update(job.id, status="failed", error=f"{type(exc).__name__}: {exc}", finished=time.time())
+
+    def _step_recorder(self, job: Job, total: int, steps_per_batch: int) -> StepCallback:
+        """The hook every sampling job uses: store frames, progress and ETA; stop on a cancel request."""
+        started = time.time()
+
+        def on_step(state: StepState) -> StepControl | None:
+            self.store.add_frames(job.id, frames_from_state(state))
+            done = state.batch_index * steps_per_batch + state.step + 1
+            eta = (time.time() - started) / done * (total - done)
+            self.store.update(
+                job.id,
+                progress=min(done / total, 1.0),
+                message=f"step {state.step + 1}/{state.n_steps} of batch {state.batch_index + 1}, t={state.t:.3f}, "
+                f"noise {float(state.noise_level.mean()):.3f}, ETA {eta:.0f} s",
+            )
+            return StepControl(stop=True) if self.store.cancel_requested(job.id) else None
+
+        return on_step
 
     def _generate(self, job: Job) -> str:
         from backend.sampling import generate, load_model
@@ -98,29 +119,71 @@ class JobRunner:
         model_name, request = request_from_params(job.params)
         model = load_model(model_name, device=self.device)
         batches = -(-request.n // request.batch_size)
-        total = request.steps * batches
-        started = time.time()
-
-        def on_step(state: StepState) -> StepControl | None:
-            self.store.add_frames(job.id, frames_from_state(state))
-            done = state.batch_index * request.steps + state.step + 1
-            elapsed = time.time() - started
-            eta = elapsed / done * (total - done)
-            self.store.update(
-                job.id,
-                progress=done / total,
-                message=f"step {state.step + 1}/{state.n_steps} of batch {state.batch_index + 1}/{batches}, "
-                f"t={state.t:.3f}, ETA {eta:.0f} s",
-            )
-            return StepControl(stop=True) if self.store.cancel_requested(job.id) else None
-
-        result = generate(model, request, callback=on_step)
+        result = generate(model, request, callback=self._step_recorder(job, request.steps * batches, request.steps))
         if result.cancelled:
             self.store.update(job.id, message="cancelled")
             return "cancelled"
         write_generation(result, self.store.folder(job.id))
         ok = sum(s is not None for s in result.structures)
         self.store.update(job.id, message=f"{ok} of {request.n} crystals generated in {result.seconds:.0f} s")
+        return "done"
+
+    def submit_inpainting(self, owner: str, model: str, framework: Framework, request: InpaintRequest) -> str:
+        check_inpainting(framework.structure, np.array(framework.keep), request)
+        self._check_quota(owner)
+        params = {
+            "model": model,
+            "host_cif": framework.structure.to(fmt="cif"),
+            "keep": list(framework.keep),
+            "note": framework.note,
+            "request": asdict(request),
+        }
+        job_id = self.store.submit("inpaint", owner, params)
+        self._wake.set()
+        return job_id
+
+    def _inpaint(self, job: Job) -> str:
+        import pandas as pd
+        from pymatgen.core import Structure
+
+        from backend.inpainting import candidate_geometry, inpaint, repaint_schedule
+        from backend.sampling import load_model
+        from backend.structures import write_cif
+
+        host = Structure.from_str(job.params["host_cif"], fmt="cif")
+        keep = job.params["keep"]
+        values = dict(job.params["request"])
+        values["guests"] = tuple((e, int(c)) for e, c in values["guests"])
+        values["free_elements"] = tuple(values["free_elements"])
+        request = InpaintRequest(**values)
+        model = load_model(job.params["model"], device=self.device)
+        total = len(repaint_schedule(request.steps, request.jump, request.resample))
+        result = inpaint(model, host, keep, request, callback=self._step_recorder(job, total, total))
+        if result.cancelled:
+            return "cancelled"
+        out = self.store.folder(job.id)
+        rows = []
+        for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
+            if structure is None:
+                rows.append({"index": index, "status": "failed", "error": failure})
+                continue
+            geometry = candidate_geometry(structure, host, keep)
+            path = write_cif(structure, out / f"{index:04d}_{structure.composition.reduced_formula}.cif")
+            rows.append(
+                {
+                    "index": index,
+                    "status": "ok",
+                    "error": "",
+                    "file": path.name,
+                    "formula": structure.composition.reduced_formula,
+                    "space_group": geometry.space_group,
+                    "min_guest_host_distance": geometry.min_guest_host_distance,
+                    "max_host_deviation": geometry.max_host_deviation,
+                }
+            )
+        pd.DataFrame(rows).to_csv(out / "summary.csv", index=False)
+        ok = sum(s is not None for s in result.structures)
+        self.store.update(job.id, message=f"{ok} of {request.n} candidates inpainted in {result.seconds:.0f} s")
         return "done"
 
     def _relax(self, job: Job) -> str:
