@@ -1,4 +1,4 @@
-"""Crystal Canvas: the Streamlit entry page (layout only; every computation is a call into backend/)."""
+"""Crystal Canvas: the Streamlit entry point. It only routes to the pages; every computation is in backend/."""
 
 from backend.runtime import configure_threads, quiet_library_warnings
 
@@ -7,19 +7,35 @@ quiet_library_warnings()
 
 import streamlit as st  # noqa: E402
 
-from backend.app_support import default_model_summary  # noqa: E402
+from backend.paths import ASSETS  # noqa: E402
 
-st.set_page_config(page_title="Crystal Canvas", layout="wide")
-st.title("Crystal Canvas")
-st.write(
-    "Generate inorganic crystals with MatterGen, watch them denoise, inpaint guests into a host, relax them "
-    "with CHGNet and place them on the convex hull."
-)
-summary = default_model_summary()
-st.subheader("Model ready")
-st.table(summary)
-st.write(
-    "Start on **Generate**, watch the job on **Live denoising**, open crystals in the **Structure viewer** and "
-    "judge them on **Relax & hull**. Jobs run on the server: closing the tab does not stop them, and the "
-    "job link (`?job=...`) reopens one. The same engine runs headless: `crystal-canvas --help`."
-)
+st.set_page_config(page_title="Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
+
+
+def home() -> None:
+    from backend.app_support import default_model_summary
+
+    st.title("Crystal Canvas")
+    st.write(
+        "Generate inorganic crystals with MatterGen, watch them denoise, inpaint guests into a host, relax them "
+        "with CHGNet and place them on the convex hull."
+    )
+    st.subheader("Model ready")
+    st.table(default_model_summary())
+    st.write(
+        "Start on **Generate**, watch the job on **Live denoising**, open crystals in the **Structure viewer** and "
+        "judge them on **Relax & hull**. Jobs run on the server: closing the tab does not stop them, and the "
+        "job link (`?job=...`) reopens one. The same engine runs headless: `crystal-canvas --help`."
+    )
+
+
+st.navigation(
+    [
+        st.Page(home, title="Home", default=True),
+        st.Page("pages/1_Generate.py", title="Generate"),
+        st.Page("pages/2_Live_denoising.py", title="Live denoising"),
+        st.Page("pages/3_Structure_viewer.py", title="Structure viewer"),
+        st.Page("pages/4_Relax_and_hull.py", title="Relax & hull", url_path="Relax_and_hull"),
+        st.Page("pages/5_Inpainting.py", title="Inpainting"),
+    ]
+).run()

@@ -7,6 +7,7 @@ from streamlit.errors import StreamlitAPIException
 
 from backend.app_support import model_info, services
 from backend.jobs import QueueFull
+from backend.paths import ASSETS
 from backend.sampling import (
     PUBLISHED_MODELS,
     GenerationRequest,
@@ -17,7 +18,7 @@ from backend.sampling import (
 )
 from backend.sampling.models import SCALAR_PROPERTIES
 
-st.set_page_config(page_title="Generate - Crystal Canvas", layout="wide")
+st.set_page_config(page_title="Generate - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Generate crystals")
 owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
 store, runner = services()

@@ -4,9 +4,10 @@ import streamlit as st
 
 from backend.app_support import services
 from backend.jobs import latest_frames
+from backend.paths import ASSETS
 from backend.views import frames_figure, trajectory_figure
 
-st.set_page_config(page_title="Live denoising - Crystal Canvas", layout="wide")
+st.set_page_config(page_title="Live denoising - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Live denoising")
 store, _ = services()
 

@@ -10,10 +10,11 @@ from backend.app_support import (
     structure_downloads,
     structure_facts,
 )
+from backend.paths import ASSETS
 from backend.structures import StructureFileError
 from backend.views import structure_html
 
-st.set_page_config(page_title="Structure viewer - Crystal Canvas", layout="wide")
+st.set_page_config(page_title="Structure viewer - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Structure viewer")
 store, _ = services()
 

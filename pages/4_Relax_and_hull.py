@@ -8,10 +8,11 @@ import streamlit as st
 from backend.app_support import job_structures, job_table, job_zip, services
 from backend.evaluation import batch_metrics
 from backend.jobs import QueueFull
+from backend.paths import ASSETS
 from backend.stability import HULL_LABEL, StabilityError
 from backend.stability.figures import Candidate, e_hull_histogram, hull_figure
 
-st.set_page_config(page_title="Relax & hull - Crystal Canvas", layout="wide")
+st.set_page_config(page_title="Relax & hull - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Relax & hull")
 owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
 store, runner = services()

@@ -8,11 +8,12 @@ from streamlit.errors import StreamlitAPIException
 from backend.app_support import bundled_hosts, read_upload, services, wyckoff_orbits
 from backend.inpainting import InpaintRequest, InvalidHost, remove_species, supersize, symmetrize_framework
 from backend.jobs import QueueFull
+from backend.paths import ASSETS
 from backend.sampling import InvalidRequest, ModelUnavailable
 from backend.structures import StructureFileError
 from backend.views import structure_html
 
-st.set_page_config(page_title="Inpainting - Crystal Canvas", layout="wide")
+st.set_page_config(page_title="Inpainting - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Inpainting into a host")
 st.caption(
     "CHGGen (Zhong et al., Mater. Horiz. 2025): host atoms are pinned at every denoising step, guests follow "
