@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from backend.runtime import configure_threads, quiet_library_warnings
@@ -104,6 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("--out", type=Path, required=True)
     inp.add_argument("--trajectory", action="store_true")
     inp.set_defaults(run=run_inpaint)
+
+    screen = commands.add_parser("screen", help="generate -> filter -> relax -> E_hull -> shortlist, resumable")
+    screen.add_argument("--config", type=Path, default=None, help="screen.toml with the same keys as these flags")
+    screen.add_argument("--out", type=Path, default=None, help="output folder (rerun it to resume)")
+    screen.add_argument("--model", default=None)
+    screen.add_argument("--n", type=_positive_int, default=None, help="number of candidates")
+    screen.add_argument("--atoms", type=_positive_int, default=None)
+    screen.add_argument("--chemsys", default=None)
+    screen.add_argument("--steps", type=_positive_int, default=None, help="denoising steps")
+    screen.add_argument("--seed", type=_nonnegative_int, default=None)
+    screen.add_argument("--guidance", type=float, default=None)
+    screen.add_argument("--batch-size", type=_positive_int, default=None, help="crystals per generation batch")
+    screen.add_argument("--min-distance", type=float, default=None, help="sanity filter, Å")
+    screen.add_argument("--no-charge-neutrality", action="store_true", help="keep SMACT-invalid compositions")
+    screen.add_argument("--max-e-hull", type=float, default=None, help="shortlist threshold, eV/atom")
+    screen.add_argument("--fmax", type=float, default=None)
+    screen.add_argument("--relax-steps", type=_positive_int, default=None)
+    screen.add_argument("--device", default=None)
+    screen.add_argument("--ray-address", default=None, help="'local', 'auto' or HOST:PORT of a Ray cluster")
+    screen.set_defaults(run=run_screen)
 
     evaluate = commands.add_parser("evaluate", help="V, S, U, N, S.U.N. and V.S.U.N. of a folder of structures")
     evaluate.add_argument("folder", type=Path, help="a folder written by 'generate' or 'relax'")
@@ -236,6 +257,45 @@ def run_inpaint(args: argparse.Namespace) -> int:
         f"{result.seconds:.0f} s)"
     )
     return 0 if ok else 1
+
+
+def run_screen(args: argparse.Namespace) -> int:
+    from backend.screening import Screen, ScreenConfig
+
+    flags = {
+        "out": args.out,
+        "model": args.model,
+        "n": args.n,
+        "atoms": args.atoms,
+        "chemsys": args.chemsys,
+        "steps": args.steps,
+        "seed": args.seed,
+        "guidance": args.guidance,
+        "batch_size": args.batch_size,
+        "min_distance": args.min_distance,
+        "max_e_hull": args.max_e_hull,
+        "fmax": args.fmax,
+        "relax_steps": args.relax_steps,
+        "device": args.device,
+        "ray_address": args.ray_address,
+        "require_charge_neutral": False if args.no_charge_neutrality else None,
+    }
+    try:
+        if args.config:
+            config = ScreenConfig.from_toml(args.config, **flags)
+        elif args.out is None:
+            raise UserError("give --out (or --config with an 'out' key)")
+        else:
+            config = ScreenConfig(**{k: v for k, v in flags.items() if v is not None})
+    except (OSError, ValueError, TypeError) as exc:
+        raise UserError(f"bad screen configuration: {exc}") from None
+    _prepare_out(config.out)
+    started = time.perf_counter()
+    funnel = Screen(config).run()
+    minutes = (time.perf_counter() - started) / 60
+    print(funnel.to_string(index=False))
+    print(f"{config.n} candidates in {minutes:.1f} min; shortlist: {config.out / 'shortlist.csv'}")
+    return 0
 
 
 def run_relax(args: argparse.Namespace) -> int:

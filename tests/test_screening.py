@@ -1,0 +1,118 @@
+"""Screening: the funnel, resuming after a kill without redoing relaxations, and the same funnel on Ray."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from backend import screening
+from backend.screening import Screen, ScreenConfig
+
+
+def small(out, **extra) -> ScreenConfig:
+    return ScreenConfig(
+        out=out,
+        n=8,
+        atoms=6,
+        chemsys="Na-Cl",
+        steps=20,
+        batch_size=4,
+        relax_steps=100,
+        require_charge_neutral=False,
+        **extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def local_funnel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    return Screen(small(out)).run(), out
+
+
+def test_funnel_accounts_for_every_candidate(local_funnel):
+    funnel, out = local_funnel
+    assert list(funnel.stage)[:3] == ["generate", "sanity filter", "relax (CHGNet)"]
+    assert funnel.input[0] == 8
+    for before, after in zip(funnel.survivors, funnel.input[1:]):
+        assert before == after
+    generated = pd.read_csv(out / "stages" / "generate.csv", keep_default_na=False)
+    assert len(generated) == 8 and set(generated.status) <= {"ok", "rejected"}
+    assert (generated[generated.status == "rejected"].reason != "").all()
+    assert (out / "funnel.csv").is_file() and (out / "shortlist.csv").is_file()
+
+
+def test_toml_config_and_flags(tmp_path):
+    path = tmp_path / "screen.toml"
+    path.write_text(f'out = "{tmp_path / "o"}"\nn = 12\nsteps = 30\nchemsys = "Li-O"\n')
+    config = ScreenConfig.from_toml(path, n=6)
+    assert config.n == 6 and config.steps == 30 and config.chemsys == "Li-O"
+    path.write_text('out = "x"\nbogus = 1\n')
+    with pytest.raises(ValueError, match="bogus"):
+        ScreenConfig.from_toml(path)
+
+
+RUN = """
+import sys
+from pathlib import Path
+from backend.runtime import configure_threads
+configure_threads()
+from backend.screening import Screen, ScreenConfig
+Screen(ScreenConfig(out=Path(sys.argv[1]), n=12, atoms=6, chemsys="Na-Cl", steps=20, batch_size=4,
+                    relax_steps=100, relax_batch=1, require_charge_neutral=False)).run()
+"""
+
+
+def test_killed_screen_resumes_without_redoing_relaxations(tmp_path, monkeypatch):
+    out = tmp_path / "screen"
+    process = subprocess.Popen([sys.executable, "-c", RUN, str(out)])
+    relax_csv = out / "stages" / "relax.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if relax_csv.is_file() and len(relax_csv.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = set(pd.read_csv(relax_csv, dtype={"id": str}).id) if relax_csv.is_file() else set()
+
+    relaxed_now: list[str] = []
+    original = screening.relax_batch
+
+    def counting(config, candidates):
+        relaxed_now.extend(c.id for c in candidates)
+        return original(config, candidates)
+
+    monkeypatch.setattr(screening, "relax_batch", counting)
+    config = ScreenConfig(
+        out=out,
+        n=12,
+        atoms=6,
+        chemsys="Na-Cl",
+        steps=20,
+        batch_size=4,
+        relax_steps=100,
+        relax_batch=1,
+        require_charge_neutral=False,
+    )
+    funnel = Screen(config).run()
+    assert not before & set(relaxed_now), "a relaxation already written was redone"
+    rows = pd.read_csv(relax_csv, dtype={"id": str})
+    assert rows.id.is_unique
+    assert funnel.input[0] == 12
+    generated = pd.read_csv(out / "stages" / "generate.csv", dtype={"id": str})
+    assert generated.id.is_unique and len(generated) == 12
+
+
+def test_ray_gives_the_same_funnel(local_funnel, tmp_path):
+    pytest.importorskip("ray")
+    import ray
+
+    funnel, _ = local_funnel
+    try:
+        on_ray = Screen(small(tmp_path / "ray", ray_address="local")).run()
+    finally:
+        ray.shutdown()
+    pd.testing.assert_frame_equal(funnel, on_ray)
