@@ -37,5 +37,6 @@ st.navigation(
         st.Page("pages/3_Structure_viewer.py", title="Structure viewer"),
         st.Page("pages/4_Relax_and_hull.py", title="Relax & hull", url_path="Relax_and_hull"),
         st.Page("pages/5_Inpainting.py", title="Inpainting"),
+        st.Page("pages/6_Screening.py", title="Screening"),
     ]
 ).run()

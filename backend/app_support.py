@@ -4,6 +4,7 @@ structure facts and downloads. Pages hold layout only and call these."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import threading
 import zipfile
@@ -166,3 +167,24 @@ def wyckoff_orbits(structure: Structure) -> dict[str, list[int]]:
         f"{structure[indices[0]].specie.symbol} {wyckoff} (sites {', '.join(map(str, indices))})": list(indices)
         for indices, wyckoff in zip(symmetrized.equivalent_indices, symmetrized.wyckoff_symbols)
     }
+
+
+def screen_folders() -> dict[str, Path]:
+    """Screens (folders with a screen.json) under ``$CRYSTAL_CANVAS_SCREENS`` (default ./runs).
+
+    Only folders found there are offered: the page never opens a path typed by a user.
+    """
+    root = Path(os.environ.get("CRYSTAL_CANVAS_SCREENS", ROOT / "runs")).resolve()
+    if not root.is_dir():
+        return {}
+    found = sorted(marker.parent for marker in root.rglob("screen.json"))
+    return {str(folder.relative_to(root)): folder for folder in found}
+
+
+def screen_summary(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(funnel, shortlist) of a screen folder, recomputed from its stage files."""
+    from backend.screening import Screen, ScreenConfig
+
+    values = json.loads((folder / "screen.json").read_text())
+    screen = Screen(ScreenConfig(**{**values, "out": folder}))
+    return screen.funnel(), pd.read_csv(folder / "shortlist.csv", keep_default_na=False)

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from ase.data import chemical_symbols
 from ase.data.colors import jmol_colors
@@ -180,4 +181,11 @@ def trajectory_figure(
             )
         ],
     )
+    return figure
+
+
+def funnel_figure(funnel: pd.DataFrame) -> go.Figure:
+    """A screen's funnel: survivors after every stage."""
+    figure = go.Figure(go.Funnel(y=list(funnel.stage), x=list(funnel.survivors), textinfo="value+percent initial"))
+    figure.update_layout(title="Screening funnel", margin=dict(l=10, r=10, t=40, b=10))
     return figure

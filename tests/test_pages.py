@@ -127,3 +127,18 @@ def test_inpainting_page_refuses_bad_choices(services):
     app.button[0].click().run()
     assert not app.exception
     assert "do not fit" in app.error[0].value
+
+
+def test_screening_page_shows_a_screen(tmp_path, monkeypatch):
+    from backend.screening import Screen, ScreenConfig
+
+    Screen(
+        ScreenConfig(
+            out=tmp_path / "demo", n=2, atoms=4, steps=5, batch_size=2, relax_steps=20, require_charge_neutral=False
+        )
+    ).run()
+    monkeypatch.setenv("CRYSTAL_CANVAS_SCREENS", str(tmp_path))
+    app = page("6_Screening.py")
+    assert not app.exception
+    assert app.selectbox[0].value == "demo"
+    assert len(app.get("plotly_chart")) >= 1
