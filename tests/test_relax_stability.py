@@ -168,3 +168,39 @@ def test_evaluate_cli_prints_rates(relaxed_hosts):
     assert run.returncode == 0, run.stderr
     assert "S.U.N." in run.stdout and "V.S.U.N." in run.stdout
     assert (out / "metrics.csv").is_file()
+
+
+def test_smact_search_matches_the_brute_force_definition():
+    import itertools
+    from math import gcd
+
+    import smact
+    from smact.screening import pauling_test
+
+    from backend.metrics import smact_valid
+
+    def brute_force(composition):
+        amounts = {s: int(round(n)) for s, n in composition.get_el_amt_dict().items()}
+        symbols = tuple(amounts)
+        if len(symbols) == 1 or all(s in smact.metals for s in symbols):
+            return True
+        divisor = 0
+        for n in amounts.values():
+            divisor = gcd(divisor, n)
+        counts = [amounts[s] // divisor for s in symbols]
+        space = smact.element_dictionary(symbols)
+        electronegativities = [space[s].pauling_eneg for s in symbols]
+        for states in itertools.product(*(space[s].oxidation_states or [] for s in symbols)):
+            if smact.neutral_ratios(states, stoichs=[(c,) for c in counts], threshold=max(counts)):
+                try:
+                    if pauling_test(states, electronegativities):
+                        return True
+                except TypeError:
+                    return True
+        return False
+
+    frame = pd.read_csv(ASSETS / "data" / "mp20" / "mp20_subset.csv.gz").sample(n=60, random_state=3)
+    compositions = [Composition(f) for f in frame.pretty_formula] + [
+        Composition(f) for f in ("NaCl2", "LiO3", "Fe3Al", "K2HoCrTeRu", "Li2O2", "CsHoMnSiO3")
+    ]
+    assert [smact_valid(c) for c in compositions] == [brute_force(c) for c in compositions]

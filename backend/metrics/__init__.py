@@ -55,7 +55,12 @@ def structurally_valid(structure: Structure) -> bool:
 
 
 def smact_valid(composition: Composition) -> bool:
-    """CDVAE's compositional validity: some oxidation-state assignment is neutral and passes Pauling."""
+    """CDVAE's compositional validity: some oxidation-state assignment is neutral and passes Pauling.
+
+    Same answer as CDVAE's loop over every combination of oxidation states, found by a depth-first
+    search that prunes partial assignments whose charge the remaining elements can no longer cancel:
+    generated compositions with six or seven elements have millions of combinations.
+    """
     import smact
     from smact.screening import pauling_test
 
@@ -68,17 +73,30 @@ def smact_valid(composition: Composition) -> bool:
         divisor = gcd(divisor, n)
     counts = [amounts[s] // max(divisor, 1) for s in symbols]
     space = smact.element_dictionary(symbols)
+    states = [list(space[s].oxidation_states or []) for s in symbols]
     electronegativities = [space[s].pauling_eneg for s in symbols]
-    for ox_states in itertools.product(*(space[s].oxidation_states for s in symbols)):
-        ratios = smact.neutral_ratios(ox_states, stoichs=[(c,) for c in counts], threshold=max(counts))
-        if not ratios:
-            continue
-        try:
-            if pauling_test(ox_states, electronegativities):
+    if any(not options for options in states):
+        return False
+    low = [c * min(o) for c, o in zip(counts, states)]
+    high = [c * max(o) for c, o in zip(counts, states)]
+    rest_low = [sum(low[k:]) for k in range(len(symbols) + 1)]
+    rest_high = [sum(high[k:]) for k in range(len(symbols) + 1)]
+
+    def search(k: int, charge: int, chosen: list[int]) -> bool:
+        if k == len(symbols):
+            if charge != 0:
+                return False
+            try:
+                return bool(pauling_test(tuple(chosen), electronegativities))
+            except TypeError:  # an element without a Pauling electronegativity: CDVAE accepts it
                 return True
-        except TypeError:  # an element without a Pauling electronegativity: CDVAE accepts it
-            return True
-    return False
+        for state in states[k]:
+            total = charge + state * counts[k]
+            if rest_low[k + 1] <= -total <= rest_high[k + 1] and search(k + 1, total, [*chosen, state]):
+                return True
+        return False
+
+    return search(0, 0, [])
 
 
 def validity(structure: Structure) -> Validity:
