@@ -60,7 +60,7 @@ from pathlib import Path
 from backend.runtime import configure_threads
 configure_threads()
 from backend.screening import Screen, ScreenConfig
-Screen(ScreenConfig(out=Path(sys.argv[1]), n=12, atoms=6, chemsys="Na-Cl", steps=20, batch_size=4,
+Screen(ScreenConfig(out=Path(sys.argv[1]), n=8, atoms=6, chemsys="Na-Cl", steps=20, batch_size=4,
                     relax_steps=100, relax_batch=1, require_charge_neutral=False)).run()
 """
 
@@ -101,9 +101,9 @@ def test_killed_screen_resumes_without_redoing_relaxations(tmp_path, monkeypatch
     assert not before & set(relaxed_now), "a relaxation already written was redone"
     rows = pd.read_csv(relax_csv, dtype={"id": str})
     assert rows.id.is_unique
-    assert funnel.input[0] == 12
+    assert funnel.input[0] == 8
     generated = pd.read_csv(out / "stages" / "generate.csv", dtype={"id": str})
-    assert generated.id.is_unique and len(generated) == 12
+    assert generated.id.is_unique and len(generated) == 8
 
 
 def test_ray_gives_the_same_funnel(local_funnel, tmp_path):
