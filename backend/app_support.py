@@ -18,7 +18,7 @@ from pymatgen.core import Structure
 from backend.jobs import JobRunner, JobStore
 from backend.paths import ROOT
 from backend.sampling import ModelInfo, load_model
-from backend.structures import describe, read_structure, safe_name
+from backend.structures import StructureFileError, describe, read_structure, safe_name
 
 _services_lock = threading.Lock()
 
@@ -48,8 +48,18 @@ def default_model_summary() -> dict[str, str]:
 
 
 def job_structures(store: JobStore, job_id: str) -> dict[str, Structure]:
-    """Structures a finished job wrote, by file stem."""
-    return {path.stem: read_structure(path) for path in sorted(store.folder(job_id).glob("*.cif"))}
+    """Structures a finished job wrote, by file stem; files pymatgen cannot read back are left out.
+
+    A generated crystal with two atoms on top of each other is written fine but parsed as partial
+    occupancy; such a candidate is not worth viewing or relaxing.
+    """
+    found = {}
+    for path in sorted(store.folder(job_id).glob("*.cif")):
+        try:
+            found[path.stem] = read_structure(path)
+        except StructureFileError:
+            continue
+    return found
 
 
 def job_table(store: JobStore, job_id: str) -> pd.DataFrame | None:

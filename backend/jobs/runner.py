@@ -189,14 +189,19 @@ class JobRunner:
     def _relax(self, job: Job) -> str:
         from backend.evaluation import relax_and_assess, reports_frame
         from backend.relax import chgnet
-        from backend.structures import read_structure, write_cif
+        from backend.structures import StructureFileError, read_structure, write_cif
 
         source = self.store.folder(job.params["source"])
         files = sorted(Path(source).glob("*.cif"))
         if not files:
             raise ValueError("the source job has no structures to relax")
-        names = [f.stem for f in files]
-        structures = [read_structure(f) for f in files]
+        names, structures, unreadable = [], [], []
+        for path in files:
+            try:
+                structures.append(read_structure(path))
+                names.append(path.stem)
+            except StructureFileError as exc:
+                unreadable.append(str(exc))
 
         def on_progress(progress):  # noqa: ANN001, ANN202 - a relax ProgressCallback
             self.store.update(
@@ -218,5 +223,6 @@ class JobRunner:
             if report.relax.structure is not None and report.error is None:
                 write_cif(report.relax.structure, out / f"{report.name}_relaxed.cif")
         reports_frame(reports).to_csv(out / "results.csv", index=False)
-        self.store.update(job.id, message=f"{sum(r.error is None for r in reports)} of {len(reports)} relaxed")
+        skipped = f"; {len(unreadable)} unreadable files skipped" if unreadable else ""
+        self.store.update(job.id, message=f"{sum(r.error is None for r in reports)} of {len(reports)} relaxed{skipped}")
         return "done"
