@@ -181,22 +181,21 @@ def _relax_to(names: list[str], structures: list, out: Path, fmax: float, steps:
 
 def run_inpaint(args: argparse.Namespace) -> int:
     import numpy as np
-    import pandas as pd
     from tqdm import tqdm
 
     from backend.inpainting import (
         InpaintRequest,
-        candidate_geometry,
         check_inpainting,
         inpaint,
         remove_species,
         supersize,
         symmetrize_framework,
+        write_inpainting,
     )
     from backend.sampling import load_model
     from backend.sampling.engine import chain
     from backend.sampling.trajectory import TrajectoryRecorder, write_extxyz
-    from backend.structures import read_structure, write_cif
+    from backend.structures import read_structure
 
     try:
         repeat = tuple(int(x) for x in args.supercell.split(","))
@@ -229,26 +228,7 @@ def run_inpaint(args: argparse.Namespace) -> int:
             bar.update(1)
 
         result = inpaint(model, framework.structure, framework.keep, request, callback=chain(progress, recorder))
-    rows = []
-    for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
-        if structure is None:
-            rows.append({"index": index, "status": "failed", "error": failure})
-            continue
-        geometry = candidate_geometry(structure, framework.structure, framework.keep)
-        path = write_cif(structure, args.out / f"{index:04d}_{structure.composition.reduced_formula}.cif")
-        rows.append(
-            {
-                "index": index,
-                "status": "ok",
-                "error": "",
-                "file": path.name,
-                "formula": structure.composition.reduced_formula,
-                "space_group": geometry.space_group,
-                "min_guest_host_distance": geometry.min_guest_host_distance,
-                "max_host_deviation": geometry.max_host_deviation,
-            }
-        )
-    pd.DataFrame(rows).to_csv(args.out / "summary.csv", index=False)
+    write_inpainting(result, framework.structure, framework.keep, args.out)
     if recorder:
         write_extxyz(recorder.frames, args.out / "trajectory.extxyz")
     ok = sum(s is not None for s in result.structures)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -339,3 +340,33 @@ def candidate_geometry(
     clearance = float(distances.min()) if distances.size else float("inf")
     summary = describe(candidate, symprec=symprec)
     return CandidateGeometry(deviation, clearance, f"{summary.space_group_symbol} ({summary.space_group_number})")
+
+
+def write_inpainting(result: InpaintResult, host: Structure, keep: Sequence[bool], out: Path) -> Path:
+    """One CIF per candidate and ``summary.csv`` (space group, guest clearance, host deviation)."""
+    import pandas as pd
+
+    from backend.structures import write_cif
+
+    rows = []
+    for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
+        if structure is None:
+            rows.append({"index": index, "status": "failed", "error": failure})
+            continue
+        geometry = candidate_geometry(structure, host, keep)
+        path = write_cif(structure, out / f"{index:04d}_{structure.composition.reduced_formula}.cif")
+        rows.append(
+            {
+                "index": index,
+                "status": "ok",
+                "error": "",
+                "file": path.name,
+                "formula": structure.composition.reduced_formula,
+                "space_group": geometry.space_group,
+                "min_guest_host_distance": geometry.min_guest_host_distance,
+                "max_host_deviation": geometry.max_host_deviation,
+            }
+        )
+    summary = out / "summary.csv"
+    pd.DataFrame(rows).to_csv(summary, index=False)
+    return summary

@@ -143,12 +143,10 @@ class JobRunner:
         return job_id
 
     def _inpaint(self, job: Job) -> str:
-        import pandas as pd
         from pymatgen.core import Structure
 
-        from backend.inpainting import candidate_geometry, inpaint, repaint_schedule
+        from backend.inpainting import inpaint, repaint_schedule, write_inpainting
         from backend.sampling import load_model
-        from backend.structures import write_cif
 
         host = Structure.from_str(job.params["host_cif"], fmt="cif")
         keep = job.params["keep"]
@@ -161,27 +159,7 @@ class JobRunner:
         result = inpaint(model, host, keep, request, callback=self._step_recorder(job, total, total))
         if result.cancelled:
             return "cancelled"
-        out = self.store.folder(job.id)
-        rows = []
-        for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
-            if structure is None:
-                rows.append({"index": index, "status": "failed", "error": failure})
-                continue
-            geometry = candidate_geometry(structure, host, keep)
-            path = write_cif(structure, out / f"{index:04d}_{structure.composition.reduced_formula}.cif")
-            rows.append(
-                {
-                    "index": index,
-                    "status": "ok",
-                    "error": "",
-                    "file": path.name,
-                    "formula": structure.composition.reduced_formula,
-                    "space_group": geometry.space_group,
-                    "min_guest_host_distance": geometry.min_guest_host_distance,
-                    "max_host_deviation": geometry.max_host_deviation,
-                }
-            )
-        pd.DataFrame(rows).to_csv(out / "summary.csv", index=False)
+        write_inpainting(result, host, keep, self.store.folder(job.id))
         ok = sum(s is not None for s in result.structures)
         self.store.update(job.id, message=f"{ok} of {request.n} candidates inpainted in {result.seconds:.0f} s")
         return "done"
