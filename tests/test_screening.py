@@ -88,7 +88,7 @@ def test_killed_screen_resumes_without_redoing_relaxations(tmp_path, monkeypatch
     monkeypatch.setattr(screening, "relax_batch", counting)
     config = ScreenConfig(
         out=out,
-        n=12,
+        n=8,
         atoms=6,
         chemsys="Na-Cl",
         steps=20,

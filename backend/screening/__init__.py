@@ -129,6 +129,9 @@ def batch_seed(config: ScreenConfig, batch: int) -> int:
 
 def generate_batch(config: ScreenConfig, batch: int) -> tuple[list[dict], list[Candidate]]:
     """Stage 1 for one batch: stage rows for every candidate and the generated ones as CIF text."""
+    from backend.runtime import configure_threads
+
+    configure_threads()  # a Ray worker is a fresh process: same threads, same arithmetic, same crystals
     from backend.sampling import GenerationRequest, generate, load_model, parse_chemical_system
 
     size = config.batch_sizes()[batch]
