@@ -86,17 +86,7 @@ def test_killed_screen_resumes_without_redoing_relaxations(tmp_path, monkeypatch
         return original(config, candidates)
 
     monkeypatch.setattr(screening, "relax_batch", counting)
-    config = ScreenConfig(
-        out=out,
-        n=8,
-        atoms=6,
-        chemsys="Na-Cl",
-        steps=20,
-        batch_size=4,
-        relax_steps=100,
-        relax_batch=1,
-        require_charge_neutral=False,
-    )
+    config = small(out, relax_batch=1)  # the same screen the killed process ran
     funnel = Screen(config).run()
     assert not before & set(relaxed_now), "a relaxation already written was redone"
     rows = pd.read_csv(relax_csv, dtype={"id": str})
