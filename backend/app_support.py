@@ -17,6 +17,7 @@ from pymatgen.core import Structure
 
 from backend.jobs import JobRunner, JobStore
 from backend.paths import ROOT
+from backend.runtime import steady_import_path
 from backend.sampling import ModelInfo, load_model
 from backend.structures import StructureFileError, describe, read_structure, safe_name
 
@@ -26,6 +27,7 @@ _services_lock = threading.Lock()
 @lru_cache(maxsize=1)
 def services() -> tuple[JobStore, JobRunner]:
     """The server's one job store and worker (data in ``$CRYSTAL_CANVAS_DATA``, default ./data)."""
+    steady_import_path(str(ROOT), str(ROOT / "pages"))
     with _services_lock:
         store = JobStore(Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data")))
         return store, JobRunner(store)

@@ -28,3 +28,18 @@ def quiet_library_warnings() -> None:
 
     for category in (UserWarning, FutureWarning, DeprecationWarning, RuntimeWarning):
         warnings.filterwarnings("ignore", category=category)
+
+
+def steady_import_path(*directories: str) -> None:
+    """Keep ``directories`` on ``sys.path`` for good, so that Streamlit stops editing it on every rerun.
+
+    Each script run inserts the script's folder at ``sys.path[0]`` and removes it afterwards. A job
+    thread importing a module at that moment walks a list that shifts under it, can skip site-packages
+    and fails with ``No module named 'chgnet'`` (seen in CI). Streamlit leaves the path alone when the
+    folder is already on it; appended at the end, the folders shadow nothing.
+    """
+    import sys
+
+    for directory in directories:
+        if directory not in sys.path:
+            sys.path.append(directory)

@@ -1,7 +1,8 @@
 """End to end in a real headless Chromium: generate, watch live, reopen the link, view, download, relax.
 
 Needs Debian's ``chromium`` (``make test`` installs it when it can). Without it these tests are skipped
-with the reason printed in the summary; they never pass silently.
+with the reason printed in the summary; they never pass silently. Screenshots go to a temporary folder;
+``CRYSTAL_CANVAS_SCREENSHOTS=docs/screenshots`` refreshes the README's.
 """
 
 import os
@@ -17,7 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -31,6 +31,12 @@ FLAGS = [
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="BROWSER MISSING: e2e tests need Debian's chromium (apt-get install chromium)"
 )
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    chosen = os.environ.get("CRYSTAL_CANVAS_SCREENSHOTS")
+    return Path(chosen).resolve() if chosen else tmp_path_factory.mktemp("screenshots")
 
 
 def _free_port() -> int:
@@ -88,8 +94,8 @@ def browser():
         instance.close()
 
 
-def test_generate_watch_reopen_view_download_relax(server, browser, tmp_path):
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_path):
+    shots.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     outside = []
     context.on(
@@ -102,7 +108,7 @@ def test_generate_watch_reopen_view_download_relax(server, browser, tmp_path):
         field = page.get_by_label(label, exact=True)
         field.fill(value)
         field.press("Tab")
-    page.screenshot(path=SHOTS / "generate.png")
+    page.screenshot(path=shots / "generate.png")
     submitted = time.time()
     page.get_by_role("button", name="Generate").click()
     page.wait_for_url("**/Live_denoising?job=*", timeout=30_000)
@@ -110,7 +116,7 @@ def test_generate_watch_reopen_view_download_relax(server, browser, tmp_path):
     first_frame = time.time() - submitted
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
     job_url = page.url
-    page.screenshot(path=SHOTS / "live.png")
+    page.screenshot(path=shots / "live.png")
     assert first_frame < 15, f"live view took {first_frame:.1f} s"
     page.close()  # closing the tab must not stop the job
 
@@ -119,7 +125,7 @@ def test_generate_watch_reopen_view_download_relax(server, browser, tmp_path):
     again.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     again.get_by_text("crystals generated").first.wait_for(timeout=240_000)
     again.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
-    again.screenshot(path=SHOTS / "trajectory.png")
+    again.screenshot(path=shots / "trajectory.png")
     job_id = job_url.split("job=")[1]
 
     viewer = context.new_page()
@@ -127,7 +133,7 @@ def test_generate_watch_reopen_view_download_relax(server, browser, tmp_path):
     frame = viewer.frame_locator("iframe").first
     frame.locator("canvas").first.wait_for(timeout=60_000)
     viewer.wait_for_timeout(1500)
-    viewer.screenshot(path=SHOTS / "viewer.png")
+    viewer.screenshot(path=shots / "viewer.png")
     with viewer.expect_download() as download:
         viewer.get_by_role("button", name="Download CIF").click()
     cif = tmp_path / download.value.suggested_filename
@@ -140,6 +146,6 @@ def test_generate_watch_reopen_view_download_relax(server, browser, tmp_path):
     hull.get_by_text("Convex hull of").first.wait_for(timeout=240_000)
     hull.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     hull.wait_for_timeout(1000)
-    hull.screenshot(path=SHOTS / "hull.png", full_page=True)
+    hull.screenshot(path=shots / "hull.png", full_page=True)
     context.close()
     assert not outside, f"requests left 127.0.0.1: {outside[:5]}"

@@ -51,6 +51,18 @@ def generated(services):
     return job_id
 
 
+def test_streamlit_reruns_leave_the_import_path_alone(services):
+    """Job threads import while pages rerun; a sys.path edited under them lost 'chgnet' once in CI."""
+    import sys
+
+    from streamlit.runtime.scriptrunner.exec_code import modified_sys_path
+
+    for script in (PAGES / "1_Generate.py", PAGES.parent / "app.py"):
+        before = list(sys.path)
+        with modified_sys_path(str(script)):
+            assert sys.path == before
+
+
 def test_generate_rejects_bad_input_with_a_message(services):
     app = page("1_Generate.py")
     app.text_input[0].set_value("Na-Qq")
