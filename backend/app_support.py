@@ -19,7 +19,7 @@ from backend.jobs import JobRunner, JobStore
 from backend.paths import ROOT
 from backend.runtime import steady_import_path
 from backend.sampling import ModelInfo, load_model
-from backend.structures import StructureFileError, describe, read_structure, safe_name
+from backend.structures import StructureFileError, describe, read_checked, read_structure, safe_name
 
 _services_lock = threading.Lock()
 
@@ -150,14 +150,18 @@ def structure_downloads(structure: Structure, name: str) -> dict[str, tuple[str,
     }
 
 
-def read_upload(name: str, data: bytes) -> Structure:
-    """Parse an uploaded file (kept in a private temp folder, never executed or unpickled)."""
+def read_upload(name: str, data: bytes, checked: bool = True) -> Structure:
+    """Parse an uploaded file (kept in a private temp folder, never executed or unpickled).
+
+    ``checked`` puts it through :func:`read_checked`, the gate before any job; the viewer only displays,
+    so it may show a disordered or crowded file that no job would accept.
+    """
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / safe_name(Path(name).name)
         path.write_bytes(data)
-        return read_structure(path)
+        return read_checked(path) if checked else read_structure(path)
 
 
 def bundled_hosts() -> dict[str, Structure]:

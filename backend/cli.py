@@ -51,11 +51,15 @@ def _target(text: str) -> tuple[str, float]:
 
 
 def _guest(text: str) -> tuple[str, int]:
-    element, _, count = text.partition(":")
+    from backend.inpainting import InvalidHost, parse_guests
+
     try:
-        return element.strip(), int(count or 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"guest '{text}' is not ELEMENT:COUNT") from None
+        guests = parse_guests(text)
+    except InvalidHost as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if len(guests) != 1:
+        raise argparse.ArgumentTypeError(f"guest '{text}' is not ELEMENT:COUNT")
+    return guests[0]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_inputs(paths: list[Path]) -> tuple[list[str], list]:
-    """Structures from files and folders; unreadable files are reported (one line each) and skipped."""
-    from backend.structures import StructureFileError, read_structure, structure_files
+    """Structures from files and folders; unusable files are reported (one line each) and skipped."""
+    from backend.structures import StructureFileError, read_checked, structure_files
 
     names, structures = [], []
     files = structure_files(paths)
@@ -145,10 +149,12 @@ def _read_inputs(paths: list[Path]) -> tuple[list[str], list]:
         raise UserError(f"no structure files in {', '.join(map(str, paths))}")
     for path in files:
         try:
-            structures.append(read_structure(path))
+            structures.append(read_checked(path))
             names.append(path.stem)
         except StructureFileError as exc:
             print(f"error: {exc}", file=sys.stderr)
+    if not structures:
+        raise UserError("none of the inputs is a usable structure")
     return names, structures
 
 
@@ -187,25 +193,20 @@ def run_inpaint(args: argparse.Namespace) -> int:
         InpaintRequest,
         check_inpainting,
         inpaint,
-        remove_species,
-        supersize,
-        symmetrize_framework,
+        prepare_framework,
         write_inpainting,
     )
     from backend.sampling import load_model
     from backend.sampling.engine import chain
     from backend.sampling.trajectory import TrajectoryRecorder, write_extxyz
-    from backend.structures import read_structure
+    from backend.structures import read_checked
 
     try:
         repeat = tuple(int(x) for x in args.supercell.split(","))
     except ValueError:
         raise UserError(f"--supercell '{args.supercell}' is not three integers like 1,1,2") from None
-    host = read_structure(args.host)
-    framework = remove_species(host, args.remove)
-    if args.symmetrize:
-        framework = symmetrize_framework(framework)
-    framework = supersize(framework, repeat)
+    host = read_checked(args.host)
+    framework = prepare_framework(host, args.remove, symmetrize=args.symmetrize, repeat=repeat)
     request = InpaintRequest(
         guests=tuple(args.add),
         free_guests=args.free,

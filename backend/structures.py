@@ -6,11 +6,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pymatgen.core import Structure
+import numpy as np
+from pymatgen.core import Element, Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 SYMPREC = 0.1  # Å, spglib tolerance for reporting generated structures
+MAX_ATOMS = 500
+MIN_DISTANCE = 0.5  # Å: closer atoms are overlapping, not bonded
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,65 @@ def read_structure(path: Path) -> Structure:
             else:
                 structure = Structure.from_file(path)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StructureFileError(f"{path.name}: not a readable crystal structure ({reason[:160]})") from None
+        raise StructureFileError(f"{path.name}: {_unreadable_reason(path, exc)}") from None
     if len(structure) == 0:
         raise StructureFileError(f"{path.name}: the structure has no atoms")
     return structure
+
+
+def check_structure(structure: Structure, potential: object | None = None) -> str | None:
+    """The reason ``structure`` cannot go through a potential, or None when it can.
+
+    ``potential=None`` checks against CHGNet's element range, the potential this app relaxes with.
+    """
+    if len(structure) == 0:
+        return "the structure has no atoms"
+    if not structure.is_ordered:
+        return "partial occupancy: order the structure first (e.g. pymatgen OrderDisorderedStructureTransformation)"
+    if len(structure) > MAX_ATOMS:
+        return f"{len(structure)} atoms is more than the {MAX_ATOMS} this app relaxes"
+    volume = structure.volume
+    if not np.isfinite(volume) or volume <= 1e-6:
+        return "the cell has zero or negative volume"
+    unknown = sorted({site.specie.symbol for site in structure if not Element.is_valid_symbol(site.specie.symbol)})
+    if unknown:
+        return f"unknown element symbol {', '.join(unknown)}"
+    max_z = getattr(potential, "max_atomic_number", 94)
+    beyond = sorted({site.specie.symbol for site in structure if site.specie.Z > max_z})
+    if beyond:
+        name = getattr(potential, "name", "CHGNet")
+        return f"{name} does not cover {', '.join(beyond)} (elements up to Z={max_z})"
+    if len(structure) > 1:
+        distances = structure.distance_matrix
+        np.fill_diagonal(distances, np.inf)
+        closest = float(distances.min())
+        if closest < MIN_DISTANCE:
+            return f"overlapping atoms: two sites are {closest:.2f} Å apart (minimum {MIN_DISTANCE} Å)"
+    return None
+
+
+def read_checked(path: Path, potential: object | None = None) -> Structure:
+    """:func:`read_structure`, then :func:`check_structure`: the one gate every upload and CLI input passes."""
+    structure = read_structure(path)
+    problem = check_structure(structure, potential)
+    if problem:
+        raise StructureFileError(f"{Path(path).name}: {problem}")
+    return structure
+
+
+def _unreadable_reason(path: Path, exc: Exception) -> str:
+    """Say why in the user's terms where the file shows it; the parser's own words otherwise."""
+    head = path.read_bytes()[:65536]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        return "binary data, not a structure file (CIF, POSCAR, extended XYZ or pymatgen JSON)"
+    if path.suffix.lower() == ".cif" and "data_" in text and "_cell_length_a" not in text:
+        return "the CIF has no lattice (_cell_length_a/b/c and _cell_angle_* are missing)"
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"not a readable crystal structure ({reason[:160]})"
 
 
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".json", ".xyz", ".extxyz")

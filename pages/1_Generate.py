@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from backend.app_support import model_info, services
-from backend.jobs import QueueFull
+from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import (
     PUBLISHED_MODELS,
@@ -88,7 +88,7 @@ if submitted:
             seed=int(seed),
         )
         job_id = runner.submit_generation(owner, spec, request)
-    except (InvalidRequest, ModelUnavailable, QueueFull) as exc:
+    except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
         st.error(str(exc))
     else:
         st.query_params["job"] = job_id

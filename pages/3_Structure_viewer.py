@@ -45,7 +45,7 @@ else:
     if upload is None:
         st.stop()
     try:
-        structure, name = read_upload(upload.name, upload.getvalue()), upload.name.rsplit(".", 1)[0]
+        structure, name = read_upload(upload.name, upload.getvalue(), checked=False), upload.name.rsplit(".", 1)[0]
     except StructureFileError as exc:
         st.error(str(exc))
         st.stop()

@@ -7,7 +7,7 @@ import streamlit as st
 
 from backend.app_support import job_structures, job_table, job_zip, services
 from backend.evaluation import batch_metrics
-from backend.jobs import QueueFull
+from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.stability import HULL_LABEL, StabilityError
 from backend.stability.figures import Candidate, e_hull_histogram, hull_figure
@@ -35,7 +35,7 @@ with st.form("relax"):
     if st.form_submit_button("Relax with CHGNet", type="primary"):
         try:
             runner.submit_relaxation(owner, source, float(fmax), int(steps))
-        except QueueFull as exc:
+        except JobRefused as exc:
             st.error(str(exc))
         st.rerun()
 if not relaxations:

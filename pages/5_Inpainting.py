@@ -6,8 +6,8 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from backend.app_support import bundled_hosts, read_upload, services, wyckoff_orbits
-from backend.inpainting import InpaintRequest, InvalidHost, remove_species, supersize, symmetrize_framework
-from backend.jobs import QueueFull
+from backend.inpainting import InpaintRequest, InvalidHost, parse_guests, parse_indices, prepare_framework
+from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import InvalidRequest, ModelUnavailable
 from backend.structures import StructureFileError
@@ -39,43 +39,25 @@ except StructureFileError as exc:
 left, right = st.columns([3, 2])
 with right:
     how = st.radio("Remove", ["by element", "by site indices", "by Wyckoff orbit"])
-    elements = sorted({s.species.elements[0].symbol for s in host})
-    remove, keep_override = [], None
+    remove, drop_text, orbits_chosen = [], "", []
     if how == "by element":
-        remove = st.multiselect("Elements to remove", elements)
+        remove = st.multiselect("Elements to remove", sorted({s.species.elements[0].symbol for s in host}))
     elif how == "by site indices":
-        text = st.text_input("Site indices to remove (0-based, e.g. 0,1,5)")
-        try:
-            drop = {int(x) for x in text.replace(" ", "").split(",") if x}
-        except ValueError:
-            st.error("site indices must be whole numbers separated by commas")
-            st.stop()
-        keep_override = [i not in drop for i in range(len(host))]
+        drop_text = st.text_input("Site indices to remove (0-based, e.g. 0,1,5)")
     else:
         orbits = wyckoff_orbits(host)
-        chosen = st.multiselect("Orbits to remove", list(orbits))
-        drop = {i for name in chosen for i in orbits[name]}
-        keep_override = [i not in drop for i in range(len(host))]
+        orbits_chosen = [i for name in st.multiselect("Orbits to remove", list(orbits)) for i in orbits[name]]
     symmetrize = st.checkbox("Symmetrise the framework (spglib tolerance ladder)")
     repeat = st.selectbox("Supercell", ["1,1,1", "2,1,1", "1,2,1", "1,1,2", "2,2,1", "2,2,2"])
 
 try:
-    if not host.is_ordered:
-        raise InvalidHost("the host must be an ordered structure (no partial occupancy)")
-    framework = remove_species(host, remove)
-    if keep_override is not None:
-        if not any(keep_override):
-            raise InvalidHost("nothing of the host is kept: the framework after removal has 0 atoms")
-        framework = type(framework)(host, tuple(keep_override), f"removed {len(host) - sum(keep_override)} sites")
-    if symmetrize:
-        framework = symmetrize_framework(framework)
-    framework = supersize(framework, tuple(int(x) for x in repeat.split(",")))
+    drop = parse_indices(drop_text) or tuple(orbits_chosen)
+    framework = prepare_framework(host, remove, drop, symmetrize, tuple(int(x) for x in repeat.split(",")))
 except InvalidHost as exc:
     st.error(str(exc))
     st.stop()
 with left:
-    kept = framework.structure.copy()
-    kept.remove_sites([i for i, k in enumerate(framework.keep) if not k])
+    kept = framework.kept
     st.iframe(structure_html(kept, height=420), height=440)
     st.caption(f"Framework: {kept.composition.formula} ({framework.note})")
 
@@ -93,14 +75,8 @@ with st.form("inpaint"):
 
 if submitted:
     try:
-        guests = []
-        for item in [g.strip() for g in guests_text.split(",") if g.strip()]:
-            element, _, count = item.partition(":")
-            if not count.strip().isdigit():
-                raise InvalidHost(f"guest '{item}' is not ELEMENT:COUNT")
-            guests.append((element.strip(), int(count)))
         request = InpaintRequest(
-            guests=tuple(guests),
+            guests=parse_guests(guests_text),
             free_guests=int(free),
             free_elements=tuple(e.strip() for e in free_elements.split(",") if e.strip()),
             n=int(n),
@@ -110,7 +86,7 @@ if submitted:
             seed=int(seed),
         )
         job_id = runner.submit_inpainting(owner, "default", framework, request)
-    except (InvalidHost, InvalidRequest, ModelUnavailable, QueueFull) as exc:
+    except (InvalidHost, InvalidRequest, ModelUnavailable, JobRefused) as exc:
         st.error(str(exc))
     else:
         st.query_params["job"] = job_id

@@ -2,25 +2,20 @@
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pymatgen.core import Structure
 
 from backend.inpainting import (
     InpaintRequest,
-    InvalidHost,
     candidate_geometry,
-    check_inpainting,
     inpaint,
     remove_species,
     repaint_schedule,
     supersize,
     symmetrize_framework,
 )
-from backend.structures import StructureFileError, read_structure
 
 HOSTS = Path(__file__).parent / "data" / "hosts"
-BAD = Path(__file__).parent / "data" / "bad"
 
 
 @pytest.fixture(scope="module")
@@ -82,29 +77,3 @@ def test_framework_preparation():
     assert "Li" not in framework.structure.composition
     bigger = supersize(framework, (1, 1, 2))
     assert len(bigger.structure) == 2 * len(framework.structure) and len(bigger.keep) == len(bigger.structure)
-
-
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("not_a_structure.cif", "not a readable crystal structure"),
-        ("partial_occupancy.cif", "partial occupancy"),
-        ("empty.cif", "empty"),
-    ],
-)
-def test_bad_host_files(case, message):
-    with pytest.raises((StructureFileError, InvalidHost), match=message):
-        remove_species(read_structure(BAD / case), [])
-
-
-def test_bad_guest_choices():
-    nacl = Structure.from_file(HOSTS / "NaCl_mp-22862.cif")
-    with pytest.raises(InvalidHost, match="0 atoms"):
-        remove_species(nacl, ["Na", "Cl"])
-    keep = np.ones(len(nacl), dtype=bool)
-    with pytest.raises(InvalidHost, match="do not fit"):
-        check_inpainting(nacl, keep, InpaintRequest(guests=(("Li", 40),)))
-    with pytest.raises(InvalidHost, match="at least one guest"):
-        check_inpainting(nacl, keep, InpaintRequest())
-    with pytest.raises(InvalidHost, match="unknown guest element"):
-        check_inpainting(nacl, keep, InpaintRequest(guests=(("Xq", 1),)))

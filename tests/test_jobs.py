@@ -1,10 +1,12 @@
 """Job store and worker: persistence, recovery after a crash, cancel, failures that stay contained."""
 
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from backend.jobs import JobRunner, JobStore, QueueFull, latest_frames
+from backend.jobs import JobRefused, JobRunner, JobStore, latest_frames
 from backend.sampling import GenerationRequest
 
 
@@ -64,14 +66,30 @@ def test_a_failing_job_fails_alone(runner):
     assert wait_for(runner.store, good).status == "done"
 
 
-def test_queue_cap_per_user(tmp_path, default_model):
-    store = JobStore(tmp_path / "data")
-    for _ in range(3):
-        store.submit("generate", "erin", {"model": "default"})
+def idle_runner(root: Path) -> JobRunner:
+    """A runner without its worker thread, so submitted jobs stay queued."""
     runner = JobRunner.__new__(JobRunner)
-    runner.store = store
-    with pytest.raises(QueueFull):
-        runner._check_quota("erin")
+    runner.store, runner._wake = JobStore(root), threading.Event()
+    return runner
+
+
+def test_queue_cap_per_user(tmp_path):
+    runner = idle_runner(tmp_path / "data")
+    for seed in range(3):
+        runner._admit("erin", "generate", {"model": "default", "seed": seed})
+    with pytest.raises(JobRefused, match="3 jobs queued or running"):
+        runner._admit("erin", "generate", {"model": "default", "seed": 3})
+    runner._admit("frank", "generate", {"model": "default", "seed": 3})
+
+
+def test_duplicate_submission_is_refused_while_the_first_waits(tmp_path):
+    runner = idle_runner(tmp_path / "data")
+    params = {"model": "default", "chemical_system": ("Li", "O"), "seed": 1}
+    first = runner._admit("gina", "generate", params)
+    with pytest.raises(JobRefused, match=f"already queued \\(job {first}\\)"):
+        runner._admit("gina", "generate", dict(params))
+    runner.store.update(first, status="done")
+    runner._admit("gina", "generate", params)
 
 
 def test_unusable_data_dir_is_reported(tmp_path):

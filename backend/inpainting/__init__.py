@@ -21,6 +21,7 @@ from pymatgen.core import Element, Structure
 
 from backend.sampling import GenerationRequest, LoadedModel, StepCallback, StepControl, StepState
 from backend.sampling.engine import chain, conditioning_batch, denoise, sample_prior, sampling_session, to_structures
+from backend.sampling.request import allowed_elements
 
 MIN_GUEST_DISTANCE = 0.5  # Å, for reporting
 
@@ -180,11 +181,17 @@ def check_inpainting(host: Structure, keep: np.ndarray, request: InpaintRequest)
         raise InvalidHost("nothing of the host is kept: the framework after removal has 0 atoms")
     if request.guest_count < 1:
         raise InvalidHost("choose at least one guest atom")
+    placeable = set(allowed_elements())
     for element, count in request.guests:
         if not Element.is_valid_symbol(element):
             raise InvalidHost(f"unknown guest element '{element}'")
+        if element not in placeable:
+            raise InvalidHost(f"the model cannot place {element} (not in its element set)")
         if count < 1:
             raise InvalidHost(f"guest count for {element} must be at least 1")
+    for element in request.free_elements:
+        if element not in placeable:
+            raise InvalidHost(f"free-guest element '{element}' is unknown or outside the model's element set")
     if request.free_guests and not request.free_elements:
         raise InvalidHost("free guests need a set of allowed elements")
     total = int(keep.sum()) + request.guest_count
@@ -261,6 +268,11 @@ class Framework:
     keep: tuple[bool, ...]
     note: str
 
+    @property
+    def kept(self) -> Structure:
+        """Only the kept sites: what the user sees as the framework."""
+        return Structure.from_sites([site for site, k in zip(self.structure, self.keep) if k])
+
 
 def remove_species(host: Structure, remove: Sequence[str]) -> Framework:
     """Keep every site except those of the ``remove`` elements (e.g. the mobile ion)."""
@@ -286,7 +298,7 @@ def symmetrize_framework(framework: Framework, ladder: Sequence[float] = SYMMETR
     """
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    kept = Structure.from_sites([s for s, k in zip(framework.structure, framework.keep) if k])
+    kept = framework.kept
     for step, tolerance in enumerate(ladder, start=1):
         try:
             analyzer = SpacegroupAnalyzer(kept, symprec=tolerance)
@@ -315,6 +327,50 @@ def supersize(framework: Framework, repeat: Sequence[int]) -> Framework:
     new_keep = tuple(bool(k) for k in structure.site_properties["kept"])
     structure.remove_site_property("kept")
     return Framework(structure, new_keep, f"{framework.note}; supercell {'x'.join(map(str, repeat))}")
+
+
+def prepare_framework(
+    host: Structure,
+    remove: Sequence[str] = (),
+    drop_sites: Sequence[int] = (),
+    symmetrize: bool = False,
+    repeat: Sequence[int] = (1, 1, 1),
+) -> Framework:
+    """The host as the page and the CLI prepare it: remove elements or sites, symmetrise, supersize."""
+    framework = remove_species(host, remove)
+    if drop_sites:
+        outside = sorted(i for i in set(drop_sites) if not 0 <= i < len(host))
+        if outside:
+            raise InvalidHost(f"site index {outside[0]} is outside 0-{len(host) - 1}")
+        keep = tuple(k and i not in set(drop_sites) for i, k in enumerate(framework.keep))
+        if not any(keep):
+            raise InvalidHost("nothing of the host is kept: the framework after removal has 0 atoms")
+        framework = Framework(host, keep, f"{framework.note}; removed sites {', '.join(map(str, sorted(drop_sites)))}")
+    if symmetrize:
+        framework = symmetrize_framework(framework)
+    return supersize(framework, repeat)
+
+
+def parse_guests(text: str) -> tuple[tuple[str, int], ...]:
+    """``"Li:4, Na"`` -> ``(("Li", 4), ("Na", 1))``; one clear line for anything else."""
+    guests = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        element, _, count = item.partition(":")
+        count = count.strip() or "1"
+        if not count.isdigit():
+            raise InvalidHost(f"guest '{item}' is not ELEMENT:COUNT")
+        guests.append((element.strip(), int(count)))
+    return tuple(guests)
+
+
+def parse_indices(text: str) -> tuple[int, ...]:
+    """``"0, 1,5"`` -> ``(0, 1, 5)``."""
+    try:
+        return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise InvalidHost("site indices must be whole numbers separated by commas") from None
 
 
 @dataclass(frozen=True)

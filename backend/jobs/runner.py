@@ -7,6 +7,7 @@ process, so clicking elsewhere or closing the tab never stops it. One sampler at
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 MAX_ACTIVE_PER_OWNER = 3
 
 
-class QueueFull(Exception):
-    """The user already has as many jobs waiting as allowed; the message is for the user."""
+class JobRefused(Exception):
+    """A submission the queue turns down (quota reached, same job already waiting); the message is for the user."""
 
 
 def request_to_params(model: str, request: GenerationRequest) -> dict:
@@ -52,26 +53,32 @@ class JobRunner:
         self._thread.start()
 
     # --- submission -------------------------------------------------------------------------
-    def _check_quota(self, owner: str) -> None:
+    def _admit(self, owner: str, kind: str, params: dict) -> str:
+        """Store the job unless the owner is at the quota or already has the identical job waiting.
+
+        A double click or an impatient resubmit in a classroom would otherwise queue the same batch
+        twice and cost everyone behind it the time of one more job.
+        """
+        active = [job for job in self.store.jobs(owner=owner, kind=kind) if job.active]
+        for job in active:
+            if job.params == json.loads(json.dumps(params)):
+                raise JobRefused(f"the same {kind} job is already {job.status} (job {job.id}); open it instead")
         if self.store.queued_count(owner) >= MAX_ACTIVE_PER_OWNER:
-            raise QueueFull(
+            raise JobRefused(
                 f"you already have {MAX_ACTIVE_PER_OWNER} jobs queued or running; wait for one to finish or cancel one"
             )
+        job_id = self.store.submit(kind, owner, params)
+        self._wake.set()
+        return job_id
 
     def submit_generation(self, owner: str, model: str, request: GenerationRequest) -> str:
         from backend.sampling import load_model
 
         request.validate(load_model(model, device=self.device).info)
-        self._check_quota(owner)
-        job_id = self.store.submit("generate", owner, request_to_params(model, request))
-        self._wake.set()
-        return job_id
+        return self._admit(owner, "generate", request_to_params(model, request))
 
     def submit_relaxation(self, owner: str, source_job: str, fmax: float = 0.05, steps: int = 500) -> str:
-        self._check_quota(owner)
-        job_id = self.store.submit("relax", owner, {"source": source_job, "fmax": fmax, "steps": steps})
-        self._wake.set()
-        return job_id
+        return self._admit(owner, "relax", {"source": source_job, "fmax": fmax, "steps": steps})
 
     # --- worker -----------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -130,7 +137,6 @@ class JobRunner:
 
     def submit_inpainting(self, owner: str, model: str, framework: Framework, request: InpaintRequest) -> str:
         check_inpainting(framework.structure, np.array(framework.keep), request)
-        self._check_quota(owner)
         params = {
             "model": model,
             "host_cif": framework.structure.to(fmt="cif"),
@@ -138,9 +144,7 @@ class JobRunner:
             "note": framework.note,
             "request": asdict(request),
         }
-        job_id = self.store.submit("inpaint", owner, params)
-        self._wake.set()
-        return job_id
+        return self._admit(owner, "inpaint", params)
 
     def _inpaint(self, job: Job) -> str:
         from pymatgen.core import Structure

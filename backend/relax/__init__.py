@@ -2,7 +2,7 @@
 
 from backend.relax.potentials import CHGNetPotential, Evaluation, Potential, chgnet
 from backend.relax.relaxer import RelaxProgress, RelaxResult, displacement_rmsd, relax_structures
-from backend.relax.validation import check_structure
+from backend.structures import check_structure
 
 __all__ = [
     "CHGNetPotential",

@@ -18,7 +18,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from backend.relax.potentials import Evaluation, Potential
-from backend.relax.validation import check_structure
+from backend.structures import check_structure
 
 MAX_VOLUME_CHANGE = 5.0  # a cell that grows or shrinks 5x is exploding, not relaxing
 

@@ -1,0 +1,133 @@
+"""Every kind of bad input, through the same gates the pages and the CLI use: one clear line, no traceback.
+
+Structure files go through ``read_checked`` (CLI relax/inpaint) and ``read_upload`` (the pages'
+uploads, which call it); form fields through the request parsers and ``validate``; inpainting choices
+through ``prepare_framework``/``check_inpainting``. Duplicate submissions are in test_jobs.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymatgen.core import Structure
+
+from backend.app_support import read_upload
+from backend.cli import main
+from backend.inpainting import InpaintRequest, InvalidHost, check_inpainting, parse_guests, prepare_framework
+from backend.sampling import GenerationRequest, InvalidRequest, ModelInfo, parse_chemical_system, parse_space_group
+from backend.structures import StructureFileError, read_checked
+
+DATA = Path(__file__).parent / "data"
+BAD_FILES = {
+    "not_a_structure.cif": "not a readable crystal structure",
+    "binary_junk.cif": "binary data, not a structure file",
+    "empty.cif": "the file is empty",
+    "missing_lattice.cif": "the CIF has no lattice",
+    "partial_occupancy.cif": "partial occupancy",
+    "too_many_atoms_1000.cif": "1000 atoms is more than the 500",
+    "zero_volume.vasp": "zero or negative volume",
+    "overlapping_atoms.cif": "overlapping atoms: two sites are 0.20 Å apart",
+    "unknown_element.cif": "unknown element symbol Xx",
+    "element_beyond_chgnet_Am.cif": "CHGNet does not cover Am",
+}
+CONDITIONED = ModelInfo(
+    name="conditioned",
+    source="local",
+    path=Path("."),
+    conditions=("chemical_system", "space_group", "dft_band_gap"),
+    parameters=0,
+    trained_steps=1000,
+    device="cpu",
+)
+
+
+def test_the_corpus_is_covered():
+    assert {p.name for p in (DATA / "bad").iterdir()} == set(BAD_FILES)
+
+
+@pytest.mark.parametrize(("name", "message"), sorted(BAD_FILES.items()))
+def test_bad_files_are_refused_with_one_line(name, message):
+    path = DATA / "bad" / name
+    for read in (lambda: read_checked(path), lambda: read_upload(name, path.read_bytes())):
+        with pytest.raises(StructureFileError) as caught:
+            read()
+        text = str(caught.value)
+        assert text.startswith(f"{name}: ") and message in text and "\n" not in text
+
+
+def test_a_huge_file_is_refused_before_parsing(tmp_path):
+    huge = tmp_path / "huge.cif"
+    huge.write_bytes((DATA / "hosts" / "NaCl_mp-22862.cif").read_bytes() + b"#" * (6 * 2**20))
+    with pytest.raises(StructureFileError, match="6.0 MB is over the 5 MB limit"):
+        read_checked(huge)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: parse_chemical_system("Li-Qq"), "unknown element 'Qq'"),
+        (lambda: parse_chemical_system("Li-Na-K-Rb-Cs-Fe-Co-O"), "8 elements; at most 7"),
+        (lambda: parse_chemical_system(" "), "empty chemical system"),
+        (lambda: parse_space_group("0"), "space group 0 is outside 1-230"),
+        (lambda: parse_space_group("231"), "space group 231 is outside 1-230"),
+        (lambda: parse_space_group("Pxyz"), "unknown space group 'Pxyz'"),
+        (lambda: GenerationRequest(chemical_system=("He", "Li")).validate(CONDITIONED), "cannot place He"),
+        (lambda: GenerationRequest(targets=(("dft_band_gap", -1.0),)).validate(CONDITIONED), "cannot be negative"),
+        (lambda: GenerationRequest(n=-1).validate(CONDITIONED), "at least 1 (got -1)"),
+        (lambda: GenerationRequest(atoms=0).validate(CONDITIONED), "between 1 and 100 (got 0)"),
+        (lambda: GenerationRequest(atoms=2, chemical_system=("Fe", "Li", "O")).validate(CONDITIONED), "cannot hold"),
+        (lambda: GenerationRequest(steps=1).validate(CONDITIONED), "at least 2"),
+    ],
+)
+def test_bad_form_fields_are_refused_with_one_line(make, message):
+    with pytest.raises(InvalidRequest) as caught:
+        make()
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "--chemsys", "Li-Na-K-Rb-Cs-Fe-Co-O"], "at most 7"),
+        (["generate", "--space-group", "0"], "outside 1-230"),
+        (["relax", str(DATA / "bad" / "zero_volume.vasp")], "none of the inputs is a usable structure"),
+        (["inpaint", "--host", str(DATA / "bad" / "partial_occupancy.cif"), "--add", "Li:1"], "partial occupancy"),
+        (["inpaint", "--host", str(DATA / "hosts" / "NaCl_mp-22862.cif"), "--add", "Li:x"], "is not ELEMENT:COUNT"),
+        (["inpaint", "--host", str(DATA / "hosts" / "NaCl_mp-22862.cif"), "--add", "Ne:1"], "cannot place Ne"),
+    ],
+)
+def test_the_cli_says_one_line_and_exits_2(argv, message, tmp_path, capsys):
+    code = main([*argv, "--out", str(tmp_path / "out")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and lines[-1].startswith("error: ") and message in lines[-1], lines
+    assert not any("Traceback" in line for line in lines)
+
+
+NACL = Structure.from_file(DATA / "hosts" / "NaCl_mp-22862.cif")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: prepare_framework(NACL, ["Na", "Cl"]), "0 atoms"),
+        (lambda: prepare_framework(NACL, drop_sites=range(len(NACL))), "0 atoms"),
+        (lambda: prepare_framework(NACL, ["K"]), "the host has no K"),
+        (lambda: prepare_framework(NACL, drop_sites=[99]), "site index 99 is outside"),
+        (lambda: prepare_framework(NACL, repeat=(0, 1, 1)), "three positive integers"),
+        (lambda: parse_guests("Li:x"), "is not ELEMENT:COUNT"),
+        (lambda: _check(InpaintRequest(guests=(("Li", 40),))), "do not fit"),
+        (lambda: _check(InpaintRequest()), "at least one guest"),
+        (lambda: _check(InpaintRequest(guests=(("Xq", 1),))), "unknown guest element 'Xq'"),
+        (lambda: _check(InpaintRequest(guests=(("Ne", 1),))), "cannot place Ne"),
+        (lambda: _check(InpaintRequest(free_guests=1)), "need a set of allowed elements"),
+        (lambda: _check(InpaintRequest(free_guests=1, free_elements=("Zz",))), "'Zz' is unknown"),
+    ],
+)
+def test_bad_inpainting_choices_are_refused_with_one_line(make, message):
+    with pytest.raises(InvalidHost) as caught:
+        make()
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def _check(request: InpaintRequest) -> None:
+    check_inpainting(NACL, np.ones(len(NACL), dtype=bool), request)
