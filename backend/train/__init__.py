@@ -42,6 +42,7 @@ class TrainSettings:
     seed: int = 0
     accelerator: str = "auto"
     limit_structures: int | None = None
+    init_from: Path | None = None
 
 
 def model_config(hidden: int, small: int, blocks: int, neighbors: int, lr: float) -> DictConfig:
@@ -109,6 +110,10 @@ def train(settings: TrainSettings) -> Path:
     cfg = model_config(settings.hidden, settings.small, settings.blocks, settings.neighbors, settings.lr)
     module = instantiate(cfg.lightning_module)
     ckpt_dir = settings.work_dir / "lightning"
+    resume = ckpt_dir / "last.ckpt"
+    before = {"epochs": 0, "optimizer_steps": 0, "wall_minutes": 0.0}
+    if settings.init_from and not resume.exists():
+        before = _continue_from(module, settings.init_from)
     trainer = pl.Trainer(
         accelerator=settings.accelerator,
         devices=1,
@@ -117,28 +122,48 @@ def train(settings: TrainSettings) -> Path:
         gradient_clip_val=0.5,
         gradient_clip_algorithm="value",
         logger=pl.loggers.CSVLogger(settings.work_dir, name="log"),
-        callbacks=[pl.callbacks.ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_epochs=1)],
+        callbacks=[
+            pl.callbacks.ModelCheckpoint(
+                dirpath=ckpt_dir, save_last=True, every_n_epochs=1, save_on_train_epoch_end=True
+            )
+        ],
         check_val_every_n_epoch=5,
         enable_progress_bar=True,
         log_every_n_steps=20,
     )
     started = time.time()
-    resume = ckpt_dir / "last.ckpt"
     trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume.exists() else None)
     minutes = (time.time() - started) / 60
     export(module, cfg, settings.out)
     report = {
         "train_structures": len(datasets["train"]),
         "val_structures": len(datasets["val"]),
-        "epochs": trainer.current_epoch,
-        "optimizer_steps": trainer.global_step,
-        "wall_minutes_this_run": round(minutes, 1),
+        "epochs": before["epochs"] + trainer.current_epoch,
+        "optimizer_steps": before["optimizer_steps"] + trainer.global_step,
+        "wall_minutes": round(before["wall_minutes"] + minutes, 1),
+        "continued_from": str(settings.init_from) if settings.init_from else None,
         "hardware": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU x{torch.get_num_threads()}",
         "parameters": sum(p.numel() for p in module.parameters()),
         "val_loss": float(trainer.callback_metrics.get("loss_val", float("nan"))),
     }
     OmegaConf.save(OmegaConf.create(report), settings.out / "training.yaml")
     return settings.out
+
+
+def _continue_from(module: torch.nn.Module, folder: Path) -> dict[str, float]:
+    """Start from an exported model's weights (fresh optimiser); return its recorded training totals.
+
+    The shipped checkpoint has no optimiser state, so a later session (or a GPU) can only continue it
+    this way; totals add up in training.yaml so the README reports the whole run.
+    """
+    state = torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+    done = OmegaConf.load(folder / "training.yaml") if (folder / "training.yaml").exists() else {}
+    return {
+        "epochs": int(done.get("epochs", 0)),
+        "optimizer_steps": int(done.get("optimizer_steps", 0)),
+        "wall_minutes": float(done.get("wall_minutes", done.get("wall_minutes_this_run", 0.0))),
+    }
 
 
 def export_last(settings: TrainSettings) -> Path:

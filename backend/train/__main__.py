@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=TrainSettings.seed)
     parser.add_argument("--accelerator", default=TrainSettings.accelerator, help="auto, cpu or gpu")
     parser.add_argument("--limit-structures", type=int, default=None, help="train on the first N crystals only")
+    parser.add_argument("--init-from", type=Path, default=None, help="continue from an exported model folder's weights")
     parser.add_argument("--export-only", action="store_true", help="export WORK_DIR's last checkpoint and stop")
     args = parser.parse_args()
     settings = TrainSettings(
@@ -47,6 +48,7 @@ def main() -> None:
         seed=args.seed,
         accelerator=args.accelerator,
         limit_structures=args.limit_structures,
+        init_from=args.init_from,
     )
     folder = export_last(settings) if args.export_only else train(settings)
     print(f"model written to {folder}")
