@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("--device", default=None)
     inp.add_argument("--out", type=Path, required=True)
     inp.add_argument("--trajectory", action="store_true")
+    inp.add_argument("--relax", action="store_true", help="relax the candidates with CHGNet and place them on the hull")
+    inp.add_argument("--fix-host", action="store_true", help="with --relax: keep the host atoms fixed")
+    inp.add_argument("--fmax", type=float, default=0.05, help="with --relax: force tolerance (eV/Å)")
     inp.set_defaults(run=run_inpaint)
 
     screen = commands.add_parser("screen", help="generate -> filter -> relax -> E_hull -> shortlist, resumable")
@@ -158,12 +161,20 @@ def _read_inputs(paths: list[Path]) -> tuple[list[str], list]:
     return names, structures
 
 
-def _relax_to(names: list[str], structures: list, out: Path, fmax: float, steps: int, device: str | None):
+def _relax_to(
+    names: list[str],
+    structures: list,
+    out: Path,
+    fmax: float,
+    steps: int,
+    device: str | None,
+    host_atoms: int = 0,
+    fix_host: bool = False,
+):
     from tqdm import tqdm
 
-    from backend.evaluation import relax_and_assess, reports_frame
+    from backend.evaluation import relax_and_assess, write_reports
     from backend.relax import chgnet
-    from backend.structures import safe_name, write_cif
 
     if fmax <= 0:
         raise UserError(f"--fmax must be positive (got {fmax})")
@@ -174,15 +185,20 @@ def _relax_to(names: list[str], structures: list, out: Path, fmax: float, steps:
             bar.set_postfix(step=state.step)
             bar.refresh()
 
-        reports = relax_and_assess(names, structures, chgnet(device), fmax=fmax, steps=steps, progress=progress)
+        reports = relax_and_assess(
+            names,
+            structures,
+            chgnet(device),
+            fmax=fmax,
+            steps=steps,
+            progress=progress,
+            host_atoms=host_atoms,
+            fix_host=fix_host,
+        )
     for report in reports:
         if report.error:
             print(f"error: {report.name}: {report.error}", file=sys.stderr)
-        elif report.relax.structure is not None:
-            write_cif(report.relax.structure, out / f"{safe_name(report.name)}_relaxed.cif")
-    frame = reports_frame(reports)
-    frame.to_csv(out / "results.csv", index=False)
-    return reports, frame
+    return reports, write_reports(reports, out)
 
 
 def run_inpaint(args: argparse.Namespace) -> int:
@@ -237,6 +253,19 @@ def run_inpaint(args: argparse.Namespace) -> int:
         f"{ok} of {request.n} candidates written to {args.out} ({result.model_calls} model calls, "
         f"{result.seconds:.0f} s)"
     )
+    if args.relax and ok:
+        made = [(f"{i:04d}", s) for i, s in enumerate(result.structures) if s is not None]
+        _relax_to(
+            [name for name, _ in made],
+            [s for _, s in made],
+            args.out,
+            args.fmax,
+            500,
+            args.device,
+            host_atoms=len(result.host_indices),
+            fix_host=args.fix_host,
+        )
+        print(f"relaxed candidates: {args.out / 'results.csv'} (space group, E_above_hull, guest-host distance)")
     return 0 if ok else 1
 
 

@@ -1,15 +1,18 @@
 """Live denoising: watch a generation job's crystals take shape; scrub the trajectory afterwards."""
 
+import uuid
+
 import streamlit as st
 
 from backend.app_support import services
-from backend.jobs import latest_frames
+from backend.jobs import JobRefused, latest_frames
 from backend.paths import ASSETS
 from backend.views import frames_figure, trajectory_figure
 
 st.set_page_config(page_title="Live denoising - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Live denoising")
-store, _ = services()
+store, runner = services()
+owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
 
 jobs = [j for j in store.jobs(limit=100) if j.kind in ("generate", "inpaint")]
 job_id = st.query_params.get("job") or (jobs[0].id if jobs else None)
@@ -48,6 +51,13 @@ else:
         st.warning("Job cancelled.")
     else:
         st.success(job.message)
+    if job.status in ("failed", "cancelled") and st.button("Run again"):
+        try:
+            st.query_params["job"] = runner.resubmit(owner, job_id)
+        except JobRefused as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
     frames = store.all_frames(job_id)
     if frames:
         by_step: dict[int, list] = {}

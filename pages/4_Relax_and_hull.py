@@ -32,9 +32,11 @@ relaxations = [j for j in store.jobs(kind="relax", limit=200) if j.params.get("s
 with st.form("relax"):
     fmax = st.number_input("Force tolerance fmax (eV/Å)", min_value=0.001, max_value=1.0, value=0.05)
     steps = st.number_input("Maximum steps", min_value=1, max_value=2000, value=500)
+    inpainted = store.get(source).kind == "inpaint"
+    fix_host = inpainted and st.checkbox("Keep the host atoms fixed (relax guests and cell only)")
     if st.form_submit_button("Relax with CHGNet", type="primary"):
         try:
-            runner.submit_relaxation(owner, source, float(fmax), int(steps))
+            runner.submit_relaxation(owner, source, float(fmax), int(steps), fix_host=fix_host)
         except JobRefused as exc:
             st.error(str(exc))
         st.rerun()

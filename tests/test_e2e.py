@@ -45,10 +45,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def start_server(data: Path) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` on a free loopback port with ``data`` as its data directory."""
     port = _free_port()
-    env = {**os.environ, "CRYSTAL_CANVAS_DATA": str(tmp_path_factory.mktemp("data")), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "CRYSTAL_CANVAS_DATA": str(data), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -73,15 +73,34 @@ def server(tmp_path_factory):
     while time.time() < deadline:
         try:
             if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
+                return process, url
         except OSError:
             time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not start within 60 s")
+    process.kill()
+    pytest.fail("streamlit did not start within 60 s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process, url = start_server(tmp_path_factory.mktemp("data"))
     yield url
     process.terminate()
     process.wait(timeout=30)
+
+
+def submit_generation(page, server: str, fields: dict[str, str], shot: Path | None = None) -> tuple[str, float]:
+    """Fill the Generate form, submit; the job id from the Live denoising link and when it was clicked."""
+    page.goto(f"{server}/Generate")
+    for label, value in fields.items():
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Tab")
+    if shot:
+        page.screenshot(path=shot)
+    clicked = time.time()
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url("**/Live_denoising?job=*", timeout=30_000)
+    return page.url.split("job=")[1], clicked
 
 
 @pytest.fixture(scope="module")
@@ -103,15 +122,8 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     )
 
     page = context.new_page()
-    page.goto(f"{server}/Generate")
-    for label, value in (("Crystals", "4"), ("Denoising steps", "100"), ("Chemical system", "Li-O")):
-        field = page.get_by_label(label, exact=True)
-        field.fill(value)
-        field.press("Tab")
-    page.screenshot(path=shots / "generate.png")
-    submitted = time.time()
-    page.get_by_role("button", name="Generate").click()
-    page.wait_for_url("**/Live_denoising?job=*", timeout=30_000)
+    fields = {"Crystals": "4", "Denoising steps": "100", "Chemical system": "Li-O"}
+    _, submitted = submit_generation(page, server, fields, shot=shots / "generate.png")
     page.get_by_text("step ", exact=False).first.wait_for(timeout=30_000)
     first_frame = time.time() - submitted
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
@@ -149,3 +161,35 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     hull.screenshot(path=shots / "hull.png", full_page=True)
     context.close()
     assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
+
+
+def test_a_killed_server_keeps_finished_jobs_and_fails_the_running_one(browser, tmp_path):
+    data = tmp_path / "data"
+    first, url = start_server(data)
+    try:
+        page = browser.new_page()
+        finished, _ = submit_generation(page, url, {"Crystals": "1", "Denoising steps": "10"})
+        page.get_by_text("crystals generated").first.wait_for(timeout=120_000)
+        running, _ = submit_generation(page, url, {"Crystals": "2", "Denoising steps": "1000"})
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        page.close()
+    finally:
+        first.kill()
+        first.wait()
+
+    second, url = start_server(data)
+    try:
+        page = browser.new_page()
+        page.goto(f"{url}/Live_denoising?job={running}")
+        page.get_by_text("the server stopped while this job was running").first.wait_for(timeout=60_000)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Run again").click()
+        page.wait_for_url(lambda u: "job=" in u and running not in u, timeout=30_000)
+        page.get_by_text("step ", exact=False).first.wait_for(timeout=60_000)
+        page.goto(f"{url}/Live_denoising?job={finished}")
+        page.get_by_text("crystals generated").first.wait_for(timeout=60_000)
+        page.close()
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+    assert (data / "jobs" / finished / "summary.csv").is_file()

@@ -204,3 +204,22 @@ def test_smact_search_matches_the_brute_force_definition():
         Composition(f) for f in ("NaCl2", "LiO3", "Fe3Al", "K2HoCrTeRu", "Li2O2", "CsHoMnSiO3")
     ]
     assert [smact_valid(c) for c in compositions] == [brute_force(c) for c in compositions]
+
+
+def test_inpainted_candidates_relax_around_a_fixed_host():
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from backend.evaluation import relax_and_assess
+
+    nacl = Structure.from_file(DATA / "hosts" / "NaCl_mp-22862.cif")
+    cell = SpacegroupAnalyzer(nacl).get_conventional_standard_structure()
+    cell.sort(key=lambda site: site.specie.symbol != "Na")  # host (Na) first, guests (Cl) after, as inpainting writes
+    rattled = cell.copy()
+    for index in range(4, 8):
+        rattled.translate_sites([index], [0.02, -0.01, 0.015])
+    (report,) = relax_and_assess(["x"], [rattled], chgnet(), steps=60, host_atoms=4, fix_host=True)
+    assert report.error is None
+    np.testing.assert_allclose(report.relax.structure.frac_coords[:4], rattled.frac_coords[:4], atol=1e-6)
+    row = report.row()
+    assert row["space_group"].endswith("(225)") and row["space_group_tight"]
+    assert 2.5 < row["min_guest_host_distance"] < 3.0

@@ -13,7 +13,6 @@ import threading
 import time
 import traceback
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 
@@ -77,8 +76,21 @@ class JobRunner:
         request.validate(load_model(model, device=self.device).info)
         return self._admit(owner, "generate", request_to_params(model, request))
 
-    def submit_relaxation(self, owner: str, source_job: str, fmax: float = 0.05, steps: int = 500) -> str:
-        return self._admit(owner, "relax", {"source": source_job, "fmax": fmax, "steps": steps})
+    def submit_relaxation(
+        self, owner: str, source_job: str, fmax: float = 0.05, steps: int = 500, fix_host: bool = False
+    ) -> str:
+        """Relax a finished job's crystals; ``fix_host`` keeps an inpainting job's host atoms in place."""
+        params = {"source": source_job, "fmax": fmax, "steps": steps, "fix_host": fix_host}
+        return self._admit(owner, "relax", params)
+
+    def resubmit(self, owner: str, job_id: str) -> str:
+        """Queue a finished, failed or cancelled job again with the same parameters (e.g. after a crash)."""
+        job = self.store.get(job_id)
+        if job is None:
+            raise JobRefused(f"there is no job {job_id}")
+        if job.active:
+            raise JobRefused(f"job {job_id} is still {job.status}")
+        return self._admit(owner, job.kind, job.params)
 
     # --- worker -----------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -169,13 +181,13 @@ class JobRunner:
         return "done"
 
     def _relax(self, job: Job) -> str:
-        from backend.evaluation import relax_and_assess, reports_frame
+        from backend.evaluation import relax_and_assess, write_reports
         from backend.relax import chgnet
-        from backend.structures import StructureFileError, read_structure, write_cif
+        from backend.structures import StructureFileError, read_structure
 
-        source = self.store.folder(job.params["source"])
-        files = sorted(Path(source).glob("*.cif"))
-        if not files:
+        source_job = self.store.get(job.params["source"])
+        files = sorted(self.store.folder(job.params["source"]).glob("*.cif"))
+        if source_job is None or not files:
             raise ValueError("the source job has no structures to relax")
         names, structures, unreadable = [], [], []
         for path in files:
@@ -199,12 +211,10 @@ class JobRunner:
             fmax=job.params["fmax"],
             steps=job.params["steps"],
             progress=on_progress,
+            host_atoms=sum(source_job.params.get("keep", [])),
+            fix_host=job.params.get("fix_host", False),
         )
-        out = self.store.folder(job.id)
-        for report in reports:
-            if report.relax.structure is not None and report.error is None:
-                write_cif(report.relax.structure, out / f"{report.name}_relaxed.cif")
-        reports_frame(reports).to_csv(out / "results.csv", index=False)
+        write_reports(reports, self.store.folder(job.id))
         skipped = f"; {len(unreadable)} unreadable files skipped" if unreadable else ""
         self.store.update(job.id, message=f"{sum(r.error is None for r in reports)} of {len(reports)} relaxed{skipped}")
         return "done"
