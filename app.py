@@ -12,6 +12,19 @@ from backend.paths import ASSETS  # noqa: E402
 st.set_page_config(page_title="Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 
 
+def data_folder_ready() -> bool:
+    """Every page needs the job store: an unwritable or full data folder is said once, here, not as a traceback."""
+    from backend.app_support import services
+    from backend.jobs import DataDirError
+
+    try:
+        services()
+    except DataDirError as exc:
+        st.error(f"{exc}. Free space or set CRYSTAL_CANVAS_DATA to a writable folder, then restart the app.")
+        return False
+    return True
+
+
 def home() -> None:
     from backend.app_support import default_model_summary
 
@@ -29,6 +42,8 @@ def home() -> None:
     )
 
 
+if not data_folder_ready():
+    st.stop()
 st.navigation(
     [
         st.Page(home, title="Home", default=True),

@@ -19,3 +19,18 @@ def test_no_page_imports_heavy_libraries_directly():
         text = page.read_text()
         for module in ("torch", "mattergen", "chgnet"):
             assert f"import {module}" not in text and f"from {module}" not in text, (page, module)
+
+
+def test_an_unusable_data_folder_is_one_message_at_start(tmp_path, monkeypatch):
+    from backend import app_support
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("CRYSTAL_CANVAS_DATA", str(blocker / "data"))
+    app_support.services.cache_clear()
+    try:
+        app = AppTest.from_file(str(APP), default_timeout=120).run()
+    finally:
+        app_support.services.cache_clear()
+    assert not app.exception
+    assert "is not usable" in app.error[0].value and "CRYSTAL_CANVAS_DATA" in app.error[0].value
