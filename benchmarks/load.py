@@ -22,46 +22,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.request import urlopen
 
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--enable-unsafe-swiftshader",
-]
+sys.path.insert(0, str(ROOT / "tests"))
 
-
-def start_server(data: Path, port: int, cpus: list[int] | None) -> subprocess.Popen:
-    env = {**os.environ, "CRYSTAL_CANVAS_DATA": str(data), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if cpus:
-        os.sched_setaffinity(process.pid, cpus)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                return process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit("the server did not start within 90 s")
+from app_server import CHROMIUM, FLAGS, start_server  # noqa: E402
 
 
 class ServerMonitor:
@@ -135,9 +109,7 @@ async def run(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
     data = Path(tempfile.mkdtemp(prefix="crystal-canvas-load-"))
-    port = 8700 + os.getpid() % 200
-    server = start_server(data, port, args.server_cpus)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(data, args.server_cpus)
     monitor = ServerMonitor(server.pid)
     try:
         async with async_playwright() as playwright:

@@ -62,6 +62,10 @@ def main() -> None:
             f"| {label} | {args.n} | {args.steps} | {seconds:.0f} | {60 * args.n / seconds:.1f} | "
             f"{base / seconds:.2f}x |"
         )
+    funnels = [screen.funnel() for _, _, screen in rows]
+    same = all(funnel.equals(funnels[0]) for funnel in funnels[1:])
+    print(f"\nSame funnel table locally and on Ray (same seed): {same}")
+    print(funnels[0].to_string(index=False))
     timings = rows[0][2].timings
     total = sum(timings.values())
     print("\nLocal run, share of stage time: " + ", ".join(f"{k} {100 * v / total:.0f} %" for k, v in timings.items()))

@@ -6,27 +6,11 @@ with the reason printed in the summary; they never pass silently. Screenshots go
 """
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.request import urlopen
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--enable-unsafe-swiftshader",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from app_server import CHROMIUM, FLAGS, ServerDidNotStart, start_server
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="BROWSER MISSING: e2e tests need Debian's chromium (apt-get install chromium)"
@@ -39,50 +23,12 @@ def shots(tmp_path_factory) -> Path:
     return Path(chosen).resolve() if chosen else tmp_path_factory.mktemp("screenshots")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(data: Path) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free loopback port with ``data`` as its data directory."""
-    port = _free_port()
-    env = {**os.environ, "CRYSTAL_CANVAS_DATA": str(data), "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    pytest.fail("streamlit did not start within 60 s")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    process, url = start_server(tmp_path_factory.mktemp("data"))
+    try:
+        process, url = start_server(tmp_path_factory.mktemp("data"), wait=60)
+    except ServerDidNotStart as exc:
+        pytest.fail(str(exc))
     yield url
     process.terminate()
     process.wait(timeout=30)
