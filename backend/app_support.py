@@ -13,13 +13,15 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 from pymatgen.core import Structure
 
-from backend.jobs import JobRunner, JobStore
+from backend.jobs import JobRunner, JobStore, latest_frames
 from backend.paths import ROOT
 from backend.runtime import steady_import_path
 from backend.sampling import ModelInfo, load_model
 from backend.structures import StructureFileError, describe, read_checked, read_structure, safe_name
+from backend.views import frames_figure
 
 _services_lock = threading.Lock()
 
@@ -31,6 +33,21 @@ def services() -> tuple[JobStore, JobRunner]:
     with _services_lock:
         store = JobStore(Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data")))
         return store, JobRunner(store)
+
+
+def live_figure(store: JobStore, job_id: str, host_atoms: int = 0) -> go.Figure | None:
+    """The live view of a job's latest frames, or None before the first one.
+
+    Built once per new frame and shared: thirty browsers watching one job poll every second, and
+    rebuilding the figure for each of them would cost more than the sampling they watch.
+    """
+    return _live_figure(store, job_id, store.frame_count(job_id), host_atoms)
+
+
+@lru_cache(maxsize=32)
+def _live_figure(store: JobStore, job_id: str, frame_count: int, host_atoms: int) -> go.Figure | None:
+    frames = latest_frames(store, job_id)
+    return frames_figure(frames, host_atoms=host_atoms) if frames else None
 
 
 def model_info(spec: str) -> ModelInfo:

@@ -4,10 +4,10 @@ import uuid
 
 import streamlit as st
 
-from backend.app_support import services
-from backend.jobs import JobRefused, latest_frames
+from backend.app_support import live_figure, services
+from backend.jobs import JobRefused
 from backend.paths import ASSETS
-from backend.views import frames_figure, trajectory_figure
+from backend.views import trajectory_figure
 
 st.set_page_config(page_title="Live denoising - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Live denoising")
@@ -36,9 +36,9 @@ def live_view() -> None:
     st.progress(job.progress, text=f"{job.status}: {job.message or 'waiting in the queue'}")
     if st.button("Cancel job"):
         store.request_cancel(job_id)
-    frames = latest_frames(store, job_id)
-    if frames:
-        st.plotly_chart(frames_figure(frames, host_atoms=host_atoms), key="live-figure")
+    figure = live_figure(store, job_id, host_atoms)
+    if figure is not None:
+        st.plotly_chart(figure, key="live-figure")
 
 
 job = store.get(job_id)
