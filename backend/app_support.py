@@ -16,10 +16,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from pymatgen.core import Structure
 
+from backend.evaluation import BatchRates, batch_metrics
 from backend.jobs import JobRunner, JobStore, latest_frames
 from backend.paths import ROOT
 from backend.runtime import steady_import_path
 from backend.sampling import ModelInfo, load_model
+from backend.stability.figures import Candidate
 from backend.structures import StructureFileError, describe, read_checked, read_structure, safe_name
 from backend.views import frames_figure
 
@@ -88,6 +90,43 @@ def job_table(store: JobStore, job_id: str) -> pd.DataFrame | None:
         if (folder / name).is_file():
             return pd.read_csv(folder / name, keep_default_na=False)
     return None
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """A finished relaxation job as Relax & hull shows it."""
+
+    results: pd.DataFrame  # every row of results.csv
+    relaxed: pd.DataFrame  # the rows that relaxed, e_above_hull numeric
+    structures: tuple[Structure, ...]  # the relaxed structures, in ``relaxed``'s order
+    rates: BatchRates
+
+    def hull_systems(self, max_elements: int = 4) -> list[str]:
+        """Chemical systems of the candidates that a hull figure can draw (up to quaternary)."""
+        systems = {"-".join(sorted(s.composition.chemical_system.split("-"))) for s in self.structures}
+        return sorted(s for s in systems if len(s.split("-")) <= max_elements)
+
+    def candidates_in(self, system: str) -> list[Candidate]:
+        """The candidates whose elements all lie in ``system``, for its hull figure."""
+        elements = set(system.split("-"))
+        return [
+            Candidate(row.name, structure.composition, row.e_form_per_atom, row.e_above_hull)
+            for structure, row in zip(self.structures, self.relaxed.itertuples())
+            if set(structure.composition.chemical_system.split("-")) <= elements
+        ]
+
+    def shortlist(self, max_e_hull: float) -> pd.DataFrame:
+        return self.relaxed[self.relaxed.e_above_hull <= max_e_hull]
+
+
+def relaxation(store: JobStore, job_id: str) -> Relaxation:
+    results = job_table(store, job_id)
+    relaxed = results[results.error == ""].copy()
+    relaxed["e_above_hull"] = pd.to_numeric(relaxed.e_above_hull)
+    files = job_structures(store, job_id)
+    structures = tuple(files[f"{name}_relaxed"] for name in relaxed.name)
+    _, rates = batch_metrics(list(structures), relaxed.e_above_hull.tolist())
+    return Relaxation(results, relaxed, structures, rates)
 
 
 def job_zip(store: JobStore, job_id: str, names: list[str] | None = None) -> bytes:

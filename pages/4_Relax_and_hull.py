@@ -2,15 +2,13 @@
 
 import uuid
 
-import pandas as pd
 import streamlit as st
 
-from backend.app_support import job_structures, job_table, job_zip, services
-from backend.evaluation import batch_metrics
+from backend.app_support import job_zip, relaxation, services
 from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.stability import HULL_LABEL, StabilityError
-from backend.stability.figures import Candidate, e_hull_histogram, hull_figure
+from backend.stability.figures import e_hull_histogram, hull_figure
 
 st.set_page_config(page_title="Relax & hull - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Relax & hull")
@@ -60,14 +58,10 @@ if job.status != "done":
     st.error(f"Relaxation {job.status}: {job.error}")
     st.stop()
 
-results = job_table(store, job.id)
+view = relaxation(store, job.id)
 st.subheader("Results")
-st.dataframe(results, hide_index=True)
-ok = results[results.error == ""].copy()
-ok["e_above_hull"] = pd.to_numeric(ok.e_above_hull)
-relaxed = job_structures(store, job.id)
-structures = [relaxed[f"{name}_relaxed"] for name in ok.name]
-table, rates = batch_metrics(structures, ok.e_above_hull.tolist())
+st.dataframe(view.results, hide_index=True)
+rates = view.rates
 cols = st.columns(7)
 for col, (label, value) in zip(
     cols,
@@ -83,23 +77,17 @@ for col, (label, value) in zip(
 ):
     col.metric(label, f"{value:.0%}")
 
-systems = sorted({"-".join(sorted(s.composition.chemical_system.split("-"))) for s in structures})
-systems = [s for s in systems if len(s.split("-")) <= 4]
+systems = view.hull_systems()
 if systems:
     system = st.selectbox("Convex hull of", systems)
-    candidates = [
-        Candidate(name, s.composition, row.e_form_per_atom, row.e_above_hull)
-        for name, s, row in zip(ok.name, structures, ok.itertuples())
-        if set(s.composition.chemical_system.split("-")) <= set(system.split("-"))
-    ]
     try:
-        st.plotly_chart(hull_figure(system, candidates), key="hull")
+        st.plotly_chart(hull_figure(system, view.candidates_in(system)), key="hull")
     except StabilityError as exc:
         st.error(str(exc))
-st.plotly_chart(e_hull_histogram(ok.e_above_hull.tolist()), key="histogram")
+st.plotly_chart(e_hull_histogram(view.relaxed.e_above_hull.tolist()), key="histogram")
 
 threshold = st.slider("Shortlist: E_above_hull at most (meV/atom)", 0, 300, 100)
-shortlist = ok[ok.e_above_hull <= threshold / 1000]
+shortlist = view.shortlist(threshold / 1000)
 st.write(f"{len(shortlist)} candidates on the shortlist")
 st.download_button("Download shortlist (CSV)", shortlist.to_csv(index=False), file_name=f"{job.id}_shortlist.csv")
 st.download_button(
