@@ -34,7 +34,24 @@ def services() -> tuple[JobStore, JobRunner]:
     steady_import_path(str(ROOT), str(ROOT / "pages"))
     with _services_lock:
         store = JobStore(Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data")))
-        return store, JobRunner(store)
+        return store, JobRunner(store, models_root=models_folder())
+
+
+def models_folder() -> Path:
+    """Where the operator puts extra checkpoint folders for the app (``$CRYSTAL_CANVAS_MODELS``, default ./models)."""
+    return Path(os.environ.get("CRYSTAL_CANVAS_MODELS", ROOT / "models")).resolve()
+
+
+def local_models() -> dict[str, str]:
+    """Checkpoint folders (published layout) in the models folder, by name."""
+    root = models_folder()
+    if not root.is_dir():
+        return {}
+    return {
+        p.name: str(p)
+        for p in sorted(root.iterdir())
+        if (p / "config.yaml").is_file() and (p / "checkpoints" / "last.ckpt").is_file()
+    }
 
 
 def live_figure(store: JobStore, job_id: str, host_atoms: int = 0) -> go.Figure | None:

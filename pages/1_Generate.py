@@ -5,7 +5,7 @@ import uuid
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from backend.app_support import model_info, services
+from backend.app_support import local_models, model_info, models_folder, services
 from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import (
@@ -29,7 +29,14 @@ source = st.radio(
 if source == "Embedded default":
     spec = "default"
 elif source == "Local checkpoint folder":
-    spec = st.text_input("Folder with config.yaml and checkpoints/last.ckpt", placeholder="/models/chemical_system")
+    folders = local_models()
+    if not folders:
+        st.info(
+            f"No checkpoint folders in {models_folder()}: the server's operator puts folders with config.yaml and "
+            "checkpoints/last.ckpt there (or sets CRYSTAL_CANVAS_MODELS)."
+        )
+        st.stop()
+    spec = folders[st.selectbox("Checkpoint folder", list(folders))]
 else:
     spec = st.selectbox("Published model (downloaded from the Hugging Face hub; needs internet)", PUBLISHED_MODELS)
 if not spec:

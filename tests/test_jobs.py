@@ -69,7 +69,7 @@ def test_a_failing_job_fails_alone(runner):
 def idle_runner(root: Path) -> JobRunner:
     """A runner without its worker thread, so submitted jobs stay queued."""
     runner = JobRunner.__new__(JobRunner)
-    runner.store, runner._wake = JobStore(root), threading.Event()
+    runner.store, runner._wake, runner.models_root = JobStore(root), threading.Event(), None
     return runner
 
 
@@ -141,3 +141,21 @@ def test_killed_server_keeps_finished_jobs_and_fails_the_running_one(tmp_path):
     killed = jobs[5000]
     assert killed.status == "failed" and "stopped" in killed.error
     assert restarted.frame_count(killed.id) > 0
+
+
+def test_the_server_loads_models_only_from_its_own_places(tmp_path):
+    runner = idle_runner(tmp_path / "data")
+    runner.models_root = (tmp_path / "models").resolve()
+    runner.check_model("default")
+    runner.check_model("chemical_system")
+    runner.check_model(str(tmp_path / "models" / "mine"))
+    for elsewhere in (str(tmp_path / "uploads" / "evil"), str(tmp_path / "models" / ".." / "uploads")):
+        with pytest.raises(JobRefused, match="not offered by this server"):
+            runner.check_model(elsewhere)
+
+
+def test_job_folders_cannot_escape_the_data_folder(tmp_path):
+    store = JobStore(tmp_path / "data")
+    for bad in ("../x", "..", "a/b", ""):
+        with pytest.raises(KeyError):
+            store.folder(bad)

@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
@@ -44,9 +45,10 @@ def request_from_params(params: dict) -> tuple[str, GenerationRequest]:
 class JobRunner:
     """Owns one worker thread; :meth:`submit_*` validate, store and wake it."""
 
-    def __init__(self, store: JobStore, device: str | None = None):
+    def __init__(self, store: JobStore, device: str | None = None, models_root: Path | None = None):
         self.store = store
         self.device = device
+        self.models_root = models_root.resolve() if models_root else None
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="crystal-canvas-worker", daemon=True)
         self._thread.start()
@@ -70,9 +72,23 @@ class JobRunner:
         self._wake.set()
         return job_id
 
+    def check_model(self, model: str) -> None:
+        """Browsers may pick the default, a published name or a folder under ``models_root``, nothing else.
+
+        A checkpoint can carry pickled code: the server loads only what its operator put in place.
+        """
+        from backend.sampling import PUBLISHED_MODELS
+
+        if model in ("default", *PUBLISHED_MODELS):
+            return
+        if self.models_root is None or not Path(model).resolve().is_relative_to(self.models_root):
+            where = f"folders in {self.models_root}" if self.models_root else "no local folders"
+            raise JobRefused(f"model '{model}' is not offered by this server (it serves {where})")
+
     def submit_generation(self, owner: str, model: str, request: GenerationRequest) -> str:
         from backend.sampling import load_model
 
+        self.check_model(model)
         request.validate(load_model(model, device=self.device).info)
         return self._admit(owner, "generate", request_to_params(model, request))
 
@@ -148,6 +164,7 @@ class JobRunner:
         return "done"
 
     def submit_inpainting(self, owner: str, model: str, framework: Framework, request: InpaintRequest) -> str:
+        self.check_model(model)
         check_inpainting(framework.structure, np.array(framework.keep), request)
         params = {
             "model": model,
