@@ -4,7 +4,7 @@ For each host, guests are inpainted into the framework; the baseline samples cry
 chemical system and atom count from scratch. Every candidate is relaxed with CHGNet, refined with spglib
 at 0.1 Å, and counts as a success when its space group is above P-1 (number > 2).
 
-    python benchmarks/inpainting_symmetry.py --n 8 --steps 100
+    python benchmarks/inpainting_symmetry.py --n 16 --steps 100 [--host LiSi_mp-570363]
 """
 
 from __future__ import annotations
@@ -43,11 +43,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--host", action="append", choices=[name for name, _, _ in CASES], help="only these hosts (e.g. one per core)"
+    )
     args = parser.parse_args()
     model = load_model("default")
     print("| host | guests | method | samples | generated | relaxed | above P-1 | success |")
     print("|---|---|---|---|---|---|---|---|")
     for name, element, count in CASES:
+        if args.host and name not in args.host:
+            continue
         host = Structure.from_file(ASSETS / "data" / "hosts" / f"{name}.cif")
         framework = remove_species(host, [element])
         inpainted = inpaint(
