@@ -6,6 +6,7 @@ than with one thread on the 2-core CI machine. Entry points (CLI, app, training)
 """
 
 import os
+import threading
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -43,3 +44,13 @@ def steady_import_path(*directories: str) -> None:
     for directory in directories:
         if directory not in sys.path:
             sys.path.append(directory)
+
+
+TORCH_RNG = threading.RLock()
+"""Held by everything that draws from torch's process-wide random generator.
+
+A seeded sampler draws from it at every step; building a network (random initial weights, before the
+checkpoint overwrites them) draws from it too. CHGNet loading in the screening relax thread while a
+batch sampled in the main thread made that batch differ from the same batch sampled alone. Samplers
+hold this for their whole run and model construction takes it, so the streams never interleave.
+"""

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from pymatgen.core import Structure
 
+from backend.runtime import TORCH_RNG
+
 EV_PER_A3_PER_GPA = 1 / 160.21766208
 
 
@@ -83,7 +85,7 @@ class CHGNetPotential:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         # Measured on 2 CPU cores: 8 structures per forward pass relax 16 crystals 10% faster than 4 or 16.
         self.batch_size = batch_size or (32 if self.device.startswith("cuda") else 8)
-        with contextlib.redirect_stdout(io.StringIO()):  # CHGNet announces itself on every construction
+        with TORCH_RNG, contextlib.redirect_stdout(io.StringIO()):  # CHGNet announces itself on every construction
             base = CHGNet.load(verbose=False, use_device="cpu")
             self.model = _inference_chgnet_class().from_dict(base.as_dict()).to(self.device).eval()
         self.model.graph_converter.set_isolated_atom_response("ignore")

@@ -24,6 +24,7 @@ import torch
 from omegaconf import OmegaConf
 from pymatgen.core import Lattice, Structure
 
+from backend.runtime import TORCH_RNG
 from backend.sampling.models import LoadedModel
 from backend.sampling.request import GenerationRequest
 
@@ -342,10 +343,11 @@ def sampling_session(model: LoadedModel, request: GenerationRequest) -> Iterator
     """Exclusive, seeded, gradient-free use of ``model``: yields (sampler, timesteps, dt).
 
     The global torch RNG is seeded with ``request.seed`` inside a fork, so runs are reproducible and the
-    caller's RNG state is untouched. Generation and inpainting both sample inside one of these.
+    caller's RNG state is untouched; :data:`~backend.runtime.TORCH_RNG` keeps other threads' draws (a
+    network being built) out of the stream. Generation and inpainting both sample inside one of these.
     """
     devices = [torch.device(model.info.device)] if model.info.device.startswith("cuda") else []
-    with model.lock, torch.random.fork_rng(devices=devices), torch.no_grad():
+    with TORCH_RNG, model.lock, torch.random.fork_rng(devices=devices), torch.no_grad():
         torch.manual_seed(request.seed)
         sampler = build_sampler(model, request)
         timesteps, dt = schedule(sampler)

@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from backend.paths import DEFAULT_MODEL_DIR
+from backend.runtime import TORCH_RNG
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ def _instantiate(module_config: DictConfig) -> torch.nn.Module:
     patch_mattergen()
     try:
         # mattergen prints its install path on first import; keep the CLI's output clean.
-        with contextlib.redirect_stdout(io.StringIO()):
+        with TORCH_RNG, contextlib.redirect_stdout(io.StringIO()):
             module = instantiate(module_config)
     except Exception as exc:
         raise ModelUnavailable(f"cannot build the model from its config: {exc}") from None
