@@ -76,7 +76,7 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     job_url = page.url
     page.screenshot(path=shots / "live.png")
     print(f"\nlive view: first frame {first_frame:.1f} s after the submit click")
-    assert first_frame < 15, f"live view took {first_frame:.1f} s"
+    assert first_frame < 10, f"live view took {first_frame:.1f} s (measured 3.8 s on one shared core)"
     page.close()  # closing the tab must not stop the job
 
     again = context.new_page()
