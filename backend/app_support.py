@@ -200,7 +200,7 @@ def structure_facts(structure: Structure) -> StructureFacts:
         rows.append({"site": "-", "element": "-", "coordination": 0, "neighbours": f"not available ({exc})"})
     return StructureFacts(
         formula=summary.formula,
-        space_group=f"{summary.space_group_symbol} ({summary.space_group_number})",
+        space_group=summary.space_group,
         lattice=f"a={a:.3f} b={b:.3f} c={c:.3f} Å, α={alpha:.1f} β={beta:.1f} γ={gamma:.1f}°",
         density=summary.density,
         volume_per_atom=summary.volume_per_atom,

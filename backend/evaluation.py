@@ -62,10 +62,7 @@ class CandidateReport:
 
 
 def _space_group(structure: Structure | None, symprec: float) -> str:
-    if structure is None:
-        return ""
-    summary = describe(structure, symprec=symprec)
-    return f"{summary.space_group_symbol} ({summary.space_group_number})"
+    return describe(structure, symprec=symprec).space_group if structure is not None else ""
 
 
 def _clearance(structure: Structure | None, host_atoms: int) -> float:

@@ -26,6 +26,11 @@ class StructureSummary:
     volume_per_atom: float
     density: float
 
+    @property
+    def space_group(self) -> str:
+        """``"Pnma (62)"``: how every table and report in the app labels a space group."""
+        return f"{self.space_group_symbol} ({self.space_group_number})"
+
 
 def describe(structure: Structure, symprec: float = SYMPREC) -> StructureSummary:
     """Formula, spglib space group (``symprec`` Å), volume per atom (Å^3) and density (g/cm^3)."""

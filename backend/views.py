@@ -60,8 +60,19 @@ def _panels(frames: Sequence[Frame], host_atoms: int) -> list[dict]:
     for index, frame in enumerate(frames):
         xs, ys, zs = _cell_edges(frame.lattice)
         scene = _scene(index)
-        edges = dict(x=xs, y=ys, z=zs, mode="lines", line=dict(color="black", width=2))
-        traces.append(dict(type="scatter3d", scene=scene, hoverinfo="skip", showlegend=False, **edges))
+        traces.append(
+            dict(
+                type="scatter3d",
+                scene=scene,
+                x=xs,
+                y=ys,
+                z=zs,
+                mode="lines",
+                line=dict(color="black", width=2),
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
         cart = (frame.frac_coords % 1.0) @ frame.lattice
         colors = [MASKED_COLOR if m else _rgb(int(z)) for z, m in zip(frame.likely_z, frame.masked)]
         text = [

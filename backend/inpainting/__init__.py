@@ -338,14 +338,15 @@ def prepare_framework(
 ) -> Framework:
     """The host as the page and the CLI prepare it: remove elements or sites, symmetrise, supersize."""
     framework = remove_species(host, remove)
-    if drop_sites:
-        outside = sorted(i for i in set(drop_sites) if not 0 <= i < len(host))
+    dropped = set(drop_sites)
+    if dropped:
+        outside = sorted(i for i in dropped if not 0 <= i < len(host))
         if outside:
             raise InvalidHost(f"site index {outside[0]} is outside 0-{len(host) - 1}")
-        keep = tuple(k and i not in set(drop_sites) for i, k in enumerate(framework.keep))
+        keep = tuple(k and i not in dropped for i, k in enumerate(framework.keep))
         if not any(keep):
             raise InvalidHost("nothing of the host is kept: the framework after removal has 0 atoms")
-        framework = Framework(host, keep, f"{framework.note}; removed sites {', '.join(map(str, sorted(drop_sites)))}")
+        framework = Framework(host, keep, f"{framework.note}; removed sites {', '.join(map(str, sorted(dropped)))}")
     if symmetrize:
         framework = symmetrize_framework(framework)
     return supersize(framework, repeat)
@@ -395,7 +396,7 @@ def candidate_geometry(
     distances = candidate.distance_matrix[n_kept:, :n_kept]
     clearance = float(distances.min()) if distances.size else float("inf")
     summary = describe(candidate, symprec=symprec)
-    return CandidateGeometry(deviation, clearance, f"{summary.space_group_symbol} ({summary.space_group_number})")
+    return CandidateGeometry(deviation, clearance, summary.space_group)
 
 
 def write_inpainting(result: InpaintResult, host: Structure, keep: Sequence[bool], out: Path) -> Path:

@@ -60,9 +60,9 @@ class JobRunner:
         A double click or an impatient resubmit in a classroom would otherwise queue the same batch
         twice and cost everyone behind it the time of one more job.
         """
-        active = [job for job in self.store.jobs(owner=owner, kind=kind) if job.active]
-        for job in active:
-            if job.params == json.loads(json.dumps(params)):
+        stored = json.loads(json.dumps(params))  # as the store gives them back: tuples become lists
+        for job in self.store.jobs(owner=owner, kind=kind):
+            if job.active and job.params == stored:
                 raise JobRefused(f"the same {kind} job is already {job.status} (job {job.id}); open it instead")
         if self.store.queued_count(owner) >= MAX_ACTIVE_PER_OWNER:
             raise JobRefused(
