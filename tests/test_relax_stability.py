@@ -1,5 +1,6 @@
 """Relaxation, hull placement, metrics and figures on real MP structures (CHGNet on CPU)."""
 
+import gc
 import math
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 from pymatgen.core import Composition, Structure
 
 from backend.paths import ASSETS
-from backend.relax import chgnet, relax_structures
+from backend.relax import CHGNetPotential, chgnet, relax_structures
 from backend.stability import assess
 
 DATA = Path(__file__).parent / "data"
@@ -111,6 +112,64 @@ def test_batched_relaxation_equals_one_at_a_time(potential):
     together = relax_structures(structures, potential, fmax=0.05)
     alone = [relax_structures([s], potential, fmax=0.05)[0] for s in structures]
     for a, b in zip(together, alone):
+        assert a.steps == b.steps
+        assert a.energy_per_atom == pytest.approx(b.energy_per_atom, abs=1e-4)
+
+
+def test_reused_graph_gives_the_converters_numbers():
+    """A step that keeps every neighbour pair reuses the cached graph; the numbers must be the fresh graph's."""
+    potential = CHGNetPotential("cpu")
+    rng = np.random.default_rng(2)
+    host = Structure.from_file(DATA / "hosts" / "LiFePO4_olivine_mp-19017.cif")
+    start = Structure(
+        host.lattice,
+        host.species,
+        host.cart_coords + rng.normal(scale=0.05, size=(len(host), 3)),
+        coords_are_cartesian=True,
+    )
+    # a small step: atoms and forces change, no pair crosses 6 or 3 Å (with this seed)
+    moved = Structure(
+        start.lattice,
+        start.species,
+        start.cart_coords + rng.normal(scale=0.001, size=(len(host), 3)),
+        coords_are_cartesian=True,
+    )
+    potential.evaluate([start])
+    reused = potential.evaluate([moved])[0]
+    assert len(potential._graph._graphs) == 1  # the second call was a hit
+    potential._graph._graphs.clear()
+    fresh = potential.evaluate([moved])[0]
+    assert reused.energy == pytest.approx(fresh.energy, abs=1e-5)
+    np.testing.assert_allclose(reused.forces, fresh.forces, atol=1e-5)
+    np.testing.assert_allclose(reused.stress, fresh.stress, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-6, 1e-3, 0.05, 0.3, 1.0])
+def test_deformation_log_matches_scipy(scale):
+    """The series near the identity and scipy's fallback farther out both invert the exponential."""
+    from scipy.linalg import expm, logm
+
+    from backend.relax.relaxer import deformation_log
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        log = rng.normal(scale=scale, size=(3, 3))
+        deformation = expm(log)
+        np.testing.assert_allclose(deformation_log(deformation), log, atol=1e-13)
+        np.testing.assert_allclose(deformation_log(deformation), logm(deformation).real, atol=1e-13)
+
+
+def test_two_lanes_relax_as_one_does_and_leave_the_collector_on():
+    names = ("LiSi_mp-570363.cif", "ZnPS3_mp-3342.cif", "NaCl_mp-22862.cif", "GaN_mp-830.cif")
+    structures = [Structure.from_file(DATA / "hosts" / name) for name in names]
+    for s in structures:
+        s.perturb(0.03)
+    thresholds = gc.get_threshold()
+    one = relax_structures(structures, CHGNetPotential("cpu", lanes=1), fmax=0.05)
+    two = relax_structures(structures, CHGNetPotential("cpu", lanes=2), fmax=0.05)
+    assert gc.get_threshold() == thresholds  # CHGNet's converter toggles it; lanes must not leave it off
+    for a, b in zip(one, two):
+        assert a.ok and b.ok
         assert a.steps == b.steps
         assert a.energy_per_atom == pytest.approx(b.energy_per_atom, abs=1e-4)
 
