@@ -34,3 +34,15 @@ def test_an_unusable_data_folder_is_one_message_at_start(tmp_path, monkeypatch):
         app_support.services.cache_clear()
     assert not app.exception
     assert "is not usable" in app.error[0].value and "CRYSTAL_CANVAS_DATA" in app.error[0].value
+
+
+def test_served_configuration_stays_private_and_light():
+    """Loopback, no usage statistics, and no gc.collect() after every script run: under 30 polling live views
+    that collection alone took 83 % of the server's CPU (benchmarks/README.md, classroom load)."""
+    import tomllib
+
+    config = tomllib.loads((APP.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["runner"]["postScriptGC"] is False
+    assert config["server"]["fileWatcherType"] == "none"

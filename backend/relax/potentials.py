@@ -81,13 +81,12 @@ class _GraphCache:
     CHGNet's graph depends on the positions only through which pairs lie within the atom-graph cutoff
     (6 Å) and which of those within the bond-graph cutoff (3 Å): the model recomputes every distance and
     angle from the coordinates and the lattice. A relaxation step moves atoms by hundredths of an Å, so
-    those lists rarely change, yet rebuilding the graph was nearly half of a relaxation's time outside the
-    network (measured with cProfile, 32 MP-20 crystals). The
-    cache key is the set of edges (atom pairs with their periodic images, and which of them are bonds),
-    so a hit gives the graph the converter would build, up to the order of its edges (which changes
-    sums only in the last bits of float32). The converter itself runs under a lock: it
-    switches the garbage collector off and on around its C code, which two threads would interleave
-    into leaving it off.
+    those lists often survive a step, yet rebuilding the graph was nearly half of a relaxation's time
+    outside the network (cProfile, 32 MP-20 crystals; two steps in three now reuse it). The key is the
+    set of edges (atom pairs with their periodic images, and which of them are bonds), so a hit gives the
+    graph the converter would build, up to the order of its edges (which changes sums only in the last
+    bits of float32). The converter runs under a lock: it switches the garbage collector off and on
+    around its C code, which two threads would interleave into leaving it off.
     """
 
     def __init__(self, converter: Any, size: int = 256):
