@@ -207,8 +207,8 @@ def run_inpaint(args: argparse.Namespace) -> int:
 
     from backend.inpainting import (
         InpaintRequest,
-        check_inpainting,
         inpaint,
+        plan_inpainting,
         prepare_framework,
         write_inpainting,
     )
@@ -238,7 +238,7 @@ def run_inpaint(args: argparse.Namespace) -> int:
     _prepare_out(args.out)
     recorder = TrajectoryRecorder() if args.trajectory else None
     print(f"host: {framework.note}")
-    check_inpainting(framework.structure, np.array(framework.keep), request)
+    plan_inpainting(model.info, framework.structure, np.array(framework.keep), request)  # refuse before the bar
     with tqdm(desc=f"inpainting {request.n} candidates", unit="step") as bar:
 
         def progress(state):  # noqa: ANN001, ANN202 - a StepCallback

@@ -2,7 +2,7 @@
 
 Structure files go through ``read_checked`` (CLI relax/inpaint) and ``read_upload`` (the pages'
 uploads, which call it); form fields through the request parsers and ``validate``; inpainting choices
-through ``prepare_framework``/``check_inpainting``. Duplicate submissions are in test_jobs.
+through ``prepare_framework``/``check_inpainting``/``plan_inpainting``. Duplicate submissions are in test_jobs.
 """
 
 from pathlib import Path
@@ -13,8 +13,22 @@ from pymatgen.core import Structure
 
 from backend.app_support import read_upload
 from backend.cli import main
-from backend.inpainting import InpaintRequest, InvalidHost, check_inpainting, parse_guests, prepare_framework
-from backend.sampling import GenerationRequest, InvalidRequest, ModelInfo, parse_chemical_system, parse_space_group
+from backend.inpainting import (
+    InpaintRequest,
+    InvalidHost,
+    check_inpainting,
+    parse_guests,
+    plan_inpainting,
+    prepare_framework,
+)
+from backend.sampling import (
+    GenerationRequest,
+    InvalidRequest,
+    ModelInfo,
+    load_model,
+    parse_chemical_system,
+    parse_space_group,
+)
 from backend.structures import StructureFileError, read_checked
 
 DATA = Path(__file__).parent / "data"
@@ -121,6 +135,7 @@ NACL = Structure.from_file(DATA / "hosts" / "NaCl_mp-22862.cif")
         (lambda: _check(InpaintRequest(guests=(("Ne", 1),))), "cannot place Ne"),
         (lambda: _check(InpaintRequest(free_guests=1)), "need a set of allowed elements"),
         (lambda: _check(InpaintRequest(free_guests=1, free_elements=("Zz",))), "'Zz' is unknown"),
+        (lambda: _plan(InpaintRequest(free_guests=1, free_elements=("Li", "K", "O"))), "cannot hold all 5 elements"),
     ],
 )
 def test_bad_inpainting_choices_are_refused_with_one_line(make, message):
@@ -131,3 +146,7 @@ def test_bad_inpainting_choices_are_refused_with_one_line(make, message):
 
 def _check(request: InpaintRequest) -> None:
     check_inpainting(NACL, np.ones(len(NACL), dtype=bool), request)
+
+
+def _plan(request: InpaintRequest) -> None:
+    plan_inpainting(load_model("default", device="cpu").info, NACL, np.ones(len(NACL), dtype=bool), request)

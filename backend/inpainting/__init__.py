@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from pymatgen.core import Element, Structure
 
-from backend.sampling import GenerationRequest, LoadedModel, StepCallback, StepControl, StepState
+from backend.sampling import GenerationRequest, LoadedModel, ModelInfo, StepCallback, StepControl, StepState
 from backend.sampling.engine import chain, conditioning_batch, denoise, sample_prior, sampling_session, to_structures
 from backend.sampling.request import allowed_elements
 
@@ -205,6 +205,40 @@ def check_inpainting(host: Structure, keep: np.ndarray, request: InpaintRequest)
         )
 
 
+def plan_inpainting(
+    info: ModelInfo, host: Structure, keep: np.ndarray, request: InpaintRequest
+) -> tuple[GenerationRequest, list[int]]:
+    """The sampler's request for this host and these guests, and each atom's pinned atomic number (0: free).
+
+    Checked in full, so a job that would be refused by the sampler is refused at submission instead.
+    With a model conditioned on the chemical system, the system is every element the crystal may hold:
+    the kept host's, the fixed guests' and all allowed free-guest elements.
+    """
+    check_inpainting(host, keep, request)
+    kept_species = [site.specie.symbol for site, k in zip(host, keep) if k]
+    fixed = [Element(e).Z for e in kept_species]
+    for element, count in request.guests:
+        fixed += [Element(element).Z] * count
+    fixed += [0] * request.free_guests
+    elements = sorted(set(kept_species) | {e for e, _ in request.guests} | set(request.free_elements))
+    conditions = info.supports("chemical_system")
+    if conditions and len(fixed) < len(elements):
+        raise InvalidHost(
+            f"{len(fixed)} atoms (kept host plus guests) cannot hold all {len(elements)} elements the model is "
+            f"asked for ({'-'.join(elements)}, every allowed free-guest element included): allow fewer or add guests"
+        )
+    sampling = GenerationRequest(
+        n=request.n,
+        atoms=len(fixed),
+        chemical_system=tuple(elements) if conditions else None,
+        guidance=request.guidance,
+        steps=request.steps,
+        seed=request.seed,
+        batch_size=request.n,
+    ).validate(info)
+    return sampling, fixed
+
+
 def inpaint(
     model: LoadedModel,
     host: Structure,
@@ -214,24 +248,8 @@ def inpaint(
 ) -> InpaintResult:
     """Generate ``request.n`` candidates: the host's kept atoms plus the guests, in the host's cell."""
     keep = np.asarray(keep, dtype=bool)
-    check_inpainting(host, keep, request)
-    kept_species = [site.specie.symbol for site, k in zip(host, keep) if k]
-    fixed = [Element(e).Z for e in kept_species]
-    for element, count in request.guests:
-        fixed += [Element(element).Z] * count
-    fixed += [0] * request.free_guests
+    sampling, fixed = plan_inpainting(model.info, host, keep, request)
     n_atoms = len(fixed)
-    elements = sorted(set(kept_species) | {e for e, _ in request.guests} | set(request.free_elements))
-    conditions = model.info.supports("chemical_system")
-    sampling = GenerationRequest(
-        n=request.n,
-        atoms=n_atoms,
-        chemical_system=tuple(elements) if conditions else None,
-        guidance=request.guidance,
-        steps=request.steps,
-        seed=request.seed,
-        batch_size=request.n,
-    ).validate(model.info)
     started = time.perf_counter()
     calls = {"n": 0}
     with sampling_session(model, sampling) as (sampler, timesteps, dt):

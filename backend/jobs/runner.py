@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.inpainting import Framework, InpaintRequest, check_inpainting
+from backend.inpainting import Framework, InpaintRequest, plan_inpainting
 from backend.jobs.store import Job, JobStore
 from backend.sampling import GenerationRequest, StepCallback, StepControl, StepState
 from backend.sampling.trajectory import frames_from_state
@@ -164,8 +164,11 @@ class JobRunner:
         return "done"
 
     def submit_inpainting(self, owner: str, model: str, framework: Framework, request: InpaintRequest) -> str:
+        from backend.sampling import load_model
+
         self.check_model(model)
-        check_inpainting(framework.structure, np.array(framework.keep), request)
+        info = load_model(model, device=self.device).info
+        plan_inpainting(info, framework.structure, np.array(framework.keep), request)
         params = {
             "model": model,
             "host_cif": framework.structure.to(fmt="cif"),
