@@ -152,11 +152,13 @@ def test_deformation_log_matches_scipy(scale):
     from backend.relax.relaxer import deformation_log
 
     rng = np.random.default_rng(1)
-    for _ in range(50):
-        log = rng.normal(scale=scale, size=(3, 3))
-        deformation = expm(log)
-        np.testing.assert_allclose(deformation_log(deformation), log, atol=1e-13)
-        np.testing.assert_allclose(deformation_log(deformation), logm(deformation).real, atol=1e-13)
+    for factor in (1.0, 28.0):  # ASE also takes the log of natoms x F
+        for _ in range(50):
+            log = rng.normal(scale=scale, size=(3, 3))
+            deformation = factor * expm(log)
+            exact = log + np.log(factor) * np.eye(3)
+            np.testing.assert_allclose(deformation_log(deformation), exact, atol=1e-13)
+            np.testing.assert_allclose(deformation_log(deformation), logm(deformation).real, atol=1e-13)
 
 
 def test_two_lanes_relax_as_one_does_and_leave_the_collector_on():
