@@ -144,7 +144,7 @@ class CHGNetPotential:
             base = CHGNet.load(verbose=False, use_device="cpu")
             self.model = _inference_chgnet_class().from_dict(base.as_dict()).to(self.device).eval()
         self.model.graph_converter.set_isolated_atom_response("ignore")
-        self.lanes = lanes or cpu_lanes(self.device)
+        self.lanes = lanes or default_lanes(self.device)
         self._graph = _GraphCache(self.model.graph_converter)
 
     def evaluate(self, structures: Sequence[Structure]) -> list[Evaluation]:
@@ -165,8 +165,8 @@ class CHGNetPotential:
         ]
 
 
-def cpu_lanes(device: str) -> int:
-    """Concurrent batches worth running: on CPU, one per core that torch's own threads leave idle.
+def default_lanes(device: str) -> int:
+    """Concurrent batches worth running on ``device``: on CPU, one per core that torch's own threads leave idle.
 
     Measured on 2 cores (benchmarks/relax.py): two single-threaded lanes relax 32 crystals faster than one
     lane on two torch threads, because one lane's Python work (graph building, FIRE and the cell filter,
