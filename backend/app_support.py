@@ -16,8 +16,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from pymatgen.core import Structure
 
-from backend.evaluation import BatchRates, batch_metrics
+from backend.evaluation import requested_outcomes
 from backend.jobs import JobRunner, JobStore, latest_frames
+from backend.metrics import BatchRates, batch_rates, statistics_table
 from backend.paths import ROOT
 from backend.runtime import steady_import_path
 from backend.sampling import ModelInfo, load_model
@@ -116,7 +117,8 @@ class Relaxation:
     results: pd.DataFrame  # every row of results.csv
     relaxed: pd.DataFrame  # the rows that relaxed, e_above_hull numeric
     structures: tuple[Structure, ...]  # the relaxed structures, in ``relaxed``'s order
-    rates: BatchRates
+    rates: BatchRates  # over every crystal the source job was asked for
+    statistics: pd.DataFrame  # composition statistics beside the training data's
 
     def hull_systems(self, max_elements: int = 4) -> list[str]:
         """Chemical systems of the candidates that a hull figure can draw (up to quaternary)."""
@@ -137,13 +139,19 @@ class Relaxation:
 
 
 def relaxation(store: JobStore, job_id: str) -> Relaxation:
-    results = job_table(store, job_id)
+    results = pd.read_csv(store.folder(job_id) / "results.csv", keep_default_na=False, dtype={"name": str})
     relaxed = results[results.error == ""].copy()
-    relaxed["e_above_hull"] = pd.to_numeric(relaxed.e_above_hull)
+    for column in ("e_above_hull", "e_form_per_atom", "energy_per_atom"):
+        relaxed[column] = pd.to_numeric(relaxed[column])
     files = job_structures(store, job_id)
+    relaxed = relaxed[[f"{name}_relaxed" in files for name in relaxed.name]]
     structures = tuple(files[f"{name}_relaxed"] for name in relaxed.name)
-    _, rates = batch_metrics(list(structures), relaxed.e_above_hull.tolist())
-    return Relaxation(results, relaxed, structures, rates)
+    source = store.get(job_id).params.get("source")
+    summary_path = store.folder(source) / "summary.csv" if source else None
+    summary = pd.read_csv(summary_path, keep_default_na=False) if summary_path and summary_path.is_file() else None
+    requested, e_hull = requested_outcomes(results, dict(zip(relaxed.name, structures)), summary)
+    _, rates = batch_rates(requested, e_hull)
+    return Relaxation(results, relaxed, structures, rates, statistics_table(list(structures)))
 
 
 def job_zip(store: JobStore, job_id: str, names: list[str] | None = None) -> bytes:
@@ -270,10 +278,11 @@ def screen_folders() -> dict[str, Path]:
     return {str(folder.relative_to(root)): folder for folder in found}
 
 
-def screen_summary(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(funnel, shortlist) of a screen folder, recomputed from its stage files."""
+def screen_summary(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(funnel, shortlist, rates over all requested candidates) of a screen folder, from its stage files."""
     from backend.screening import Screen, ScreenConfig
 
     values = json.loads((folder / "screen.json").read_text())
     screen = Screen(ScreenConfig(**{**values, "out": folder}))
-    return screen.funnel(), pd.read_csv(folder / "shortlist.csv", keep_default_na=False)
+    funnel = screen.funnel()
+    return funnel, pd.read_csv(folder / "shortlist.csv", keep_default_na=False), pd.read_csv(folder / "metrics.csv")

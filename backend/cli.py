@@ -315,7 +315,7 @@ def run_relax(args: argparse.Namespace) -> int:
     ok = sum(r.error is None for r in reports)
     print(
         f"relaxed {ok} of {len(names)} readable structures; results: {args.out / 'results.csv'} "
-        "(E_above_hull against the approximate MP-20/MPTS-52 hull)"
+        "(E_above_hull against the offline MP GGA/GGA+U hull; hull_quality says how complete it is)"
     )
     return 0 if ok else 1
 
@@ -323,39 +323,36 @@ def run_relax(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from backend.evaluation import batch_metrics
-    from backend.structures import read_structure
+    from backend.evaluation import requested_outcomes
+    from backend.metrics import batch_rates, statistics_table
+    from backend.structures import StructureFileError, read_structure
 
     if not args.folder.is_dir():
         raise UserError(f"{args.folder} is not a folder")
-    results = args.folder / "results.csv"
-    if results.is_file():  # a 'relax' output: use its relaxed structures and energies
-        frame = pd.read_csv(results, keep_default_na=False)
-        frame = frame[frame.error == ""]
-        structures = [read_structure(args.folder / f"{name}_relaxed.cif") for name in frame.name]
-        e_hull = pd.to_numeric(frame.e_above_hull).tolist()
-    else:  # a 'generate' output: relax first, into the same folder
+    results_path = args.folder / "results.csv"
+    summary_path = args.folder / "summary.csv"
+    if not results_path.is_file():  # a 'generate' output: relax first, into the same folder
         names, raw = _read_inputs([args.folder])
-        reports, _ = _relax_to(names, raw, args.folder, args.fmax, args.steps, args.device)
-        kept = [r for r in reports if r.error is None]
-        structures = [r.relax.structure for r in kept]
-        e_hull = [r.hull.e_above_hull for r in kept]
+        _relax_to(names, raw, args.folder, args.fmax, args.steps, args.device)
+    results = pd.read_csv(results_path, keep_default_na=False, dtype={"name": str})
+    relaxed = {}
+    for name in results.name[results.error == ""]:
+        try:
+            relaxed[name] = read_structure(args.folder / f"{name}_relaxed.cif")
+        except StructureFileError as exc:
+            print(f"error: {name}: {exc}", file=sys.stderr)
+    summary = pd.read_csv(summary_path, keep_default_na=False) if summary_path.is_file() else None
+    structures, e_hull = requested_outcomes(results, relaxed, summary)
     if not structures:
-        raise UserError(f"no evaluable structures in {args.folder}")
-    table, rates = batch_metrics(structures, e_hull)
-    table.to_csv(args.folder / "metrics.csv", index=False)
-    print(f"structures {rates.total}")
-    for label, value in (
-        ("V (valid)", rates.valid),
-        ("S (E_hull <= 0.1 eV/atom)", rates.stable),
-        ("S (E_hull <= 0)", rates.stable_strict),
-        ("U (unique)", rates.unique),
-        ("N (novel vs MP-20)", rates.novel),
-        ("S.U.N.", rates.sun),
-        ("V.S.U.N.", rates.vsun),
-    ):
-        print(f"{label:<28}{value:7.1%}")
-    print(f"metrics: {args.folder / 'metrics.csv'}")
+        raise UserError(f"no crystals to evaluate in {args.folder}")
+    table, rates = batch_rates(structures, e_hull)
+    table.to_csv(args.folder / "metrics_per_crystal.csv", index=False)
+    rates.frame().to_csv(args.folder / "metrics.csv", index=False)
+    print(f"crystals requested {rates.requested} (failed generation or relaxation count as neither valid nor stable)")
+    for name, rate in rates.rates:
+        print(f"{name:<26}{rate.text:>22}")
+    print(statistics_table([s for s in structures if s is not None]).to_string(index=False))
+    print(f"metrics: {args.folder / 'metrics.csv'} (definitions there), per crystal: metrics_per_crystal.csv")
     return 0
 
 

@@ -6,21 +6,17 @@ Pages, the CLI and screening call this one function so a candidate is judged the
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from pymatgen.core import Structure
 
-from backend.metrics import novel, unique_mask, validity
 from backend.relax import Potential, RelaxProgress, RelaxResult, relax_structures
 from backend.relax.relaxer import ProgressCallback
 from backend.stability import HullResult, StabilityError, assess
 from backend.structures import SYMPREC, describe, safe_name, write_cif
-
-STABLE_THRESHOLD = 0.1  # eV/atom: MatterGen's "stable" for S.U.N. (metastable window)
-
 
 TIGHT_SYMPREC = 0.01  # Å: the symmetry a relaxed candidate really has, beside the app's 0.1 Å reading
 
@@ -48,7 +44,8 @@ class CandidateReport:
             "energy_per_atom": r.energy_per_atom,
             "e_form_per_atom": h.formation_energy_per_atom if h else math.nan,
             "e_above_hull": h.e_above_hull if h else math.nan,
-            "hull_is_approximate": h.hull_is_approximate if h else None,
+            "hull_quality": h.hull_quality if h else "",
+            "hull_missing": " ".join(h.hull_missing) if h else "",
             "decomposition": h.decomposition_text if h else "",
             "rmsd": r.rmsd,
             "volume_change": r.volume_change,
@@ -117,66 +114,33 @@ def write_reports(reports: Sequence[CandidateReport], out: Path) -> pd.DataFrame
     return frame
 
 
-@dataclass(frozen=True)
-class BatchRates:
-    """V, S, U, N and their combinations as fractions of all structures in the batch."""
+def requested_outcomes(
+    results: pd.DataFrame, relaxed: Mapping[str, Structure], summary: pd.DataFrame | None = None
+) -> tuple[list[Structure | None], list[float]]:
+    """One (relaxed structure or None, E_above_hull) per crystal that was asked for, for the batch rates.
 
-    total: int
-    valid: float
-    stable: float
-    stable_strict: float
-    unique: float
-    novel: float
-    sun: float
-    vsun: float
-
-
-def batch_metrics(structures: Sequence[Structure], e_above_hull: Sequence[float]) -> tuple[pd.DataFrame, BatchRates]:
-    """Per-structure V/S/U/N flags and batch rates (S: E_hull <= 0.1 eV/atom; strict: <= 0)."""
-    uniques = unique_mask(structures)
-    rows = []
-    for index, (structure, e_hull, is_unique) in enumerate(zip(structures, e_above_hull, uniques)):
-        v = validity(structure)
-        stable = bool(math.isfinite(e_hull) and e_hull <= STABLE_THRESHOLD)
-        is_novel = novel(structure)
-        rows.append(
-            {
-                "index": index,
-                "formula": structure.composition.reduced_formula,
-                "structural_valid": v.structural,
-                "compositional_valid": v.compositional,
-                "valid": v.valid,
-                "e_above_hull": e_hull,
-                "stable": stable,
-                "stable_strict": bool(math.isfinite(e_hull) and e_hull <= 0.0),
-                "unique": is_unique,
-                "novel": is_novel,
-                "sun": stable and is_unique and is_novel,
-                "vsun": v.valid and stable and is_unique and is_novel,
-            }
-        )
-    frame = pd.DataFrame(rows)
-    n = max(len(frame), 1)
-    rate = (lambda column: float(frame[column].sum()) / n) if len(frame) else (lambda column: 0.0)
-    rates = BatchRates(
-        total=len(frame),
-        valid=rate("valid"),
-        stable=rate("stable"),
-        stable_strict=rate("stable_strict"),
-        unique=rate("unique"),
-        novel=rate("novel"),
-        sun=rate("sun"),
-        vsun=rate("vsun"),
-    )
-    return frame, rates
+    ``summary`` is the generation's summary.csv (one row per requested crystal, failed ones included); without it the
+    relaxation's own rows are the denominator. A crystal that failed generation, failed relaxation or could not be
+    placed on the hull is None: it counts in the denominator and as neither valid nor stable.
+    """
+    done = {}
+    for name, error, e_hull in zip(results.name.astype(str), results.error, results.e_above_hull):
+        if error == "" and name in relaxed:
+            done[name] = (relaxed[name], float(e_hull))
+    if summary is None:
+        names = list(results.name.astype(str))
+    else:
+        files = summary["file"] if "file" in summary else [""] * len(summary)
+        names = [Path(str(f)).stem if status == "ok" else "" for f, status in zip(files, summary.status)]
+    pairs = [done.get(name, (None, math.nan)) for name in names]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 __all__ = [
-    "BatchRates",
     "CandidateReport",
     "RelaxProgress",
-    "batch_metrics",
     "relax_and_assess",
+    "requested_outcomes",
     "reports_frame",
     "write_reports",
 ]

@@ -1,4 +1,5 @@
-"""Sample quality of a model: validity, uniqueness, novelty of N samples, and chemical-system adherence.
+"""Sample quality of a model: V, U, N over every requested sample, composition statistics beside the training
+data's, and chemical-system adherence. Stability needs relaxation: `crystal-canvas evaluate` on a generate folder.
 
 python benchmarks/quality.py --n 256 --steps 100 --chemsys-n 32
 """
@@ -12,9 +13,7 @@ from backend.runtime import configure_threads
 
 configure_threads()
 
-import math  # noqa: E402
-
-from backend.evaluation import batch_metrics  # noqa: E402
+from backend.metrics import batch_rates, statistics_table  # noqa: E402
 from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
 
 
@@ -22,7 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="default")
     parser.add_argument("--n", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=100, help="the Generate page's default")
     parser.add_argument("--chemsys-n", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -31,18 +30,15 @@ def main() -> None:
     started = time.perf_counter()
     result = generate(model, GenerationRequest(n=args.n, atoms=None, steps=args.steps, seed=args.seed))
     sample_seconds = time.perf_counter() - started
-    structures = [s for s in result.structures if s is not None]
-    table, _ = batch_metrics(structures, [math.nan] * len(structures))
-    n = args.n
-    print(
-        "| samples | steps | sampled (s) | lattice failures | structural valid | SMACT valid | valid | unique | novel |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    print(
-        f"| {n} | {args.steps} | {sample_seconds:.0f} | {n - len(structures)} | "
-        f"{table.structural_valid.sum() / n:.1%} | {table.compositional_valid.sum() / n:.1%} | "
-        f"{table.valid.sum() / n:.1%} | {table.unique.sum() / n:.1%} | {table.novel.sum() / n:.1%} |"
-    )
+    _, rates = batch_rates(result.structures)
+    failures = sum(s is None for s in result.structures)
+    print(f"{args.n} samples, {args.steps} steps, sampled in {sample_seconds:.0f} s, {failures} failed generation\n")
+    print("| metric | rate (numerator/denominator) | definition |")
+    print("|---|---|---|")
+    for (name, rate), definition in zip(rates.rates, rates.frame().definition):
+        print(f"| {name} | {rate.text} | {definition} |")
+    print()
+    print(statistics_table([s for s in result.structures if s is not None]).to_markdown(index=False))
 
     request = GenerationRequest(
         n=args.chemsys_n, atoms=8, steps=args.steps, seed=args.seed, chemical_system=("Li", "O")

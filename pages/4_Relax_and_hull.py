@@ -6,6 +6,7 @@ import streamlit as st
 
 from backend.app_support import job_zip, relaxation, services
 from backend.jobs import JobRefused
+from backend.metrics.rates import DEFINITIONS
 from backend.paths import ASSETS
 from backend.stability import HULL_LABEL, StabilityError
 from backend.stability.figures import e_hull_histogram, hull_figure
@@ -15,8 +16,10 @@ st.title("Relax & hull")
 owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
 store, runner = services()
 st.caption(
-    f"E_above_hull is measured against an {HULL_LABEL}: phases missing from it make candidates look more "
-    "stable than they are. CHGNet energies are MP2020-compatible as predicted."
+    f"E_above_hull is measured against the {HULL_LABEL} (MP 2024 GGA-scale entries, MP-20/MPTS-52 hull energies; "
+    "r2SCAN-scale energies are never mixed in). Each row's hull_quality says whether MP's stable phases of its "
+    "system all have a GGA-scale energy here; a missing one makes a candidate look more stable than it is. CHGNet "
+    "energies are MP2020-compatible as predicted."
 )
 
 generations = [j for j in store.jobs(limit=200) if j.kind in ("generate", "inpaint") and j.status == "done"]
@@ -62,20 +65,18 @@ view = relaxation(store, job.id)
 st.subheader("Results")
 st.dataframe(view.results, hide_index=True)
 rates = view.rates
-cols = st.columns(7)
-for col, (label, value) in zip(
-    cols,
-    [
-        ("V", rates.valid),
-        ("S (≤0.1 eV)", rates.stable),
-        ("S (≤0)", rates.stable_strict),
-        ("U", rates.unique),
-        ("N", rates.novel),
-        ("S.U.N.", rates.sun),
-        ("V.S.U.N.", rates.vsun),
-    ],
-):
-    col.metric(label, f"{value:.0%}")
+st.caption(
+    f"Rates over all {rates.requested} crystals the source job was asked for: a crystal that failed generation or "
+    "relaxation counts as neither valid nor stable."
+)
+headline = ["V", "U", "N (structure)", "N (composition)", "S (<= 0.1 eV/atom)", "S.U.N. (structure)"]
+for col, name in zip(st.columns(len(headline)), headline):
+    rate = rates[name]
+    col.metric(name, f"{rate.value:.0%}", help=f"{rate.numerator}/{rate.denominator}: {DEFINITIONS[name]}")
+with st.expander("Every rate, with numerator, denominator and definition"):
+    st.dataframe(rates.frame(), hide_index=True)
+st.caption("Composition statistics of the relaxed crystals beside the training data's")
+st.dataframe(view.statistics, hide_index=True)
 
 systems = view.hull_systems()
 if systems:

@@ -19,10 +19,12 @@ if not folders:
     st.info("No screen yet under runs/.")
     st.stop()
 name = st.selectbox("Screen", list(folders))
-funnel, shortlist = screen_summary(folders[name])
+funnel, shortlist, rates = screen_summary(folders[name])
 left, right = st.columns([2, 3])
 left.dataframe(funnel, hide_index=True)
 right.plotly_chart(funnel_figure(funnel), key="funnel")
+st.caption("Rates over every candidate asked for (failed generation, filter or relaxation: neither valid nor stable)")
+st.dataframe(rates, hide_index=True)
 st.subheader(f"Shortlist ({HULL_LABEL})")
 st.dataframe(shortlist, hide_index=True)
 if len(shortlist):

@@ -105,7 +105,15 @@ def test_relax_and_hull_page(services, generated):
     assert wait_done(store, relax.id).status == "done"
     app.run()
     assert not app.exception
-    assert len(app.metric) == 7
+    assert [m.label for m in app.metric] == [
+        "V",
+        "U",
+        "N (structure)",
+        "N (composition)",
+        "S (<= 0.1 eV/atom)",
+        "S.U.N. (structure)",
+    ]
+    assert any("crystals the source job was asked for" in c.value for c in app.caption)
     assert len(app.get("plotly_chart")) >= 1
 
 

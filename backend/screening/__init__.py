@@ -22,6 +22,8 @@ import pandas as pd
 import tomllib
 from pymatgen.core import Structure
 
+from backend.metrics import BatchRates
+
 STAGES = ("generate", "filter", "relax")
 STAGE_COLUMNS = {
     "generate": ["id", "batch", "formula", "n_atoms", "status", "reason"],
@@ -32,7 +34,8 @@ STAGE_COLUMNS = {
         "energy_per_atom",
         "e_form_per_atom",
         "e_above_hull",
-        "hull_is_approximate",
+        "hull_quality",
+        "hull_missing",
         "converged",
         "steps",
         "error",
@@ -320,7 +323,22 @@ class Screen:
         table.to_csv(self.config.out / "funnel.csv", index=False)
         shortlist = ok_relaxed[e_hull <= self.config.max_e_hull].sort_values("e_above_hull")
         shortlist.to_csv(self.config.out / "shortlist.csv", index=False)
+        self.rates(ok_relaxed, e_hull).frame().to_csv(self.config.out / "metrics.csv", index=False)
         return table
+
+    def rates(self, ok_relaxed: pd.DataFrame, e_hull: pd.Series) -> BatchRates:
+        """V/S/U/N over all ``n`` candidates asked for; only relaxed ones can be valid or stable."""
+        from backend.metrics import batch_rates
+
+        relaxed = {
+            cid: Structure.from_file(self.config.out / "relaxed" / f"{cid}.cif")
+            for cid in ok_relaxed.id
+            if (self.config.out / "relaxed" / f"{cid}.cif").is_file()
+        }
+        energies = dict(zip(ok_relaxed.id, e_hull))
+        structures = list(relaxed.values()) + [None] * (self.config.n - len(relaxed))
+        values = [energies[cid] for cid in relaxed] + [math.nan] * (self.config.n - len(relaxed))
+        return batch_rates(structures, values)[1]
 
 
 def config_dict(config: ScreenConfig) -> dict:

@@ -1,7 +1,7 @@
 """Plotly figures for stability: the hull of a chemical system with candidates on it, E_hull histogram.
 
 The hull itself is pymatgen's ``PDPlotter(backend="plotly")`` figure (the one Crystal Toolkit shows);
-candidates are added as their own trace in pymatgen's coordinates, so they sit exactly where an MP
+candidates are added as their own trace in the hull's own coordinates, so they sit exactly where an MP
 entry of the same composition and energy would.
 """
 
@@ -12,12 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from pymatgen.analysis.phase_diagram import PDPlotter, tet_coord, triangular_coord
+from pymatgen.analysis.phase_diagram import PDPlotter, tet_coord
 from pymatgen.core import Composition
 
-from backend.stability import HULL_LABEL, phase_diagram
+from backend.stability.hull import phase_diagram
+from backend.stability.reference import HULL_LABEL, reference_table
 
 CANDIDATE_TRACE = "Candidates"
+COLOR_SCALE = "Viridis"
+COLOR_MAX = 0.2  # eV/atom: the top of the shared E_above_hull colour scale
 
 
 @dataclass(frozen=True)
@@ -31,19 +34,23 @@ class Candidate:
 
 
 def hull_figure(chemical_system: str, candidates: Sequence[Candidate] = ()) -> go.Figure:
-    """pymatgen's hull for 1-4 elements with ``candidates`` as diamonds coloured by E_hull."""
+    """pymatgen's hull for 1-4 elements with ``candidates`` as diamonds in the hull's own coordinates.
+
+    Binary: composition vs formation energy; ternary: on the Gibbs triangle; quaternary: in the tetrahedron. MP's
+    phases above the hull and the candidates share one colour scale of E_above_hull; the title says how complete
+    the reference hull is.
+    """
     diagram = phase_diagram(chemical_system)
     dim = diagram.dim
-    if dim > 4:
-        raise ValueError(f"cannot draw a hull of {dim} elements (at most 4)")
     figure = PDPlotter(diagram, backend="plotly", show_unstable=0.2).get_plot()
-    inside = [
-        c for c in candidates if set(e.symbol for e in c.composition.elements) <= {e.symbol for e in diagram.elements}
-    ]
+    for trace in figure.data:
+        if trace.name == "Above Hull":
+            trace.marker.update(colorscale=COLOR_SCALE, cmin=0, cmax=COLOR_MAX, showscale=False)
+    own = {e.symbol for e in diagram.elements}
+    inside = [c for c in candidates if {e.symbol for e in c.composition.elements} <= own]
     if inside:
-        coords = np.array([_coordinates(diagram, c) for c in inside])
         hover = [
-            f"{c.label}<br>{c.composition.reduced_formula}<br>E_hull = {1000 * c.e_above_hull:.0f} meV/atom<br>"
+            f"{c.label}<br>{c.composition.reduced_formula}<br>E_above_hull = {1000 * c.e_above_hull:.0f} meV/atom<br>"
             f"E_form = {c.formation_energy_per_atom:.3f} eV/atom"
             for c in inside
         ]
@@ -51,29 +58,34 @@ def hull_figure(chemical_system: str, candidates: Sequence[Candidate] = ()) -> g
             symbol="diamond",
             size=11 if dim < 4 else 6,
             color=[c.e_above_hull for c in inside],
-            colorscale="Viridis",
+            colorscale=COLOR_SCALE,
             cmin=0,
-            cmax=0.2,
+            cmax=COLOR_MAX,
             line=dict(width=1.5, color="black"),
-            colorbar=dict(title="E_hull (eV/atom)", x=1.12),
+            colorbar=dict(title="E_above_hull (eV/atom)"),
+            showscale=True,
         )
         common = dict(mode="markers", name=CANDIDATE_TRACE, hovertext=hover, hoverinfo="text", marker=marker)
-        if dim == 4:
-            figure.add_trace(go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common))
+        if dim == 3:
+            order = [e.symbol for e in diagram.elements]
+            a, b, c = ([x.composition.get_atomic_fraction(e) for x in inside] for e in order)
+            figure.add_trace(go.Scatterternary(a=a, b=b, c=c, **common))
         else:
-            figure.add_trace(go.Scatter(x=coords[:, 0], y=coords[:, 1], **common))
-    figure.update_layout(title=f"{chemical_system}: {HULL_LABEL}")
+            coords = np.array([_coordinates(diagram, c) for c in inside])
+            if dim == 4:
+                figure.add_trace(go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common))
+            else:
+                figure.add_trace(go.Scatter(x=coords[:, 0], y=coords[:, 1], **common))
+    coverage = reference_table().coverage(chemical_system.split("-"))
+    figure.update_layout(title=f"{chemical_system}: {coverage.text}")
     return figure
 
 
 def _coordinates(diagram: object, candidate: Candidate) -> list[float]:
-    """pymatgen's plot coordinates (see ``PDPlotter.pd_plot_data``) for one composition."""
+    """pymatgen's plot coordinates (see ``PDPlotter.pd_plot_data``) of a binary or quaternary composition."""
     data = diagram.pd_coords(candidate.composition)
     if diagram.dim < 3:
         return [float(data[0]) if diagram.dim == 2 else 0.0, candidate.formation_energy_per_atom]
-    if diagram.dim == 3:
-        x, y = triangular_coord(np.array([data[0:2]]))
-        return [float(x[0]), float(y[0])]
     x, y, z = tet_coord(np.array([data[0:3]]))
     return [float(x[0]), float(y[0]), float(z[0])]
 
