@@ -168,7 +168,7 @@ def _relax_to(
     fmax: float,
     steps: int,
     device: str | None,
-    host_atoms: int = 0,
+    inpainted: bool = False,
     fix_host: bool = False,
 ):
     from tqdm import tqdm
@@ -192,7 +192,7 @@ def _relax_to(
             fmax=fmax,
             steps=steps,
             progress=progress,
-            host_atoms=host_atoms,
+            inpainted=inpainted,
             fix_host=fix_host,
         )
     for report in reports:
@@ -262,7 +262,7 @@ def run_inpaint(args: argparse.Namespace) -> int:
             args.fmax,
             500,
             args.device,
-            host_atoms=len(result.host_indices),
+            inpainted=True,
             fix_host=args.fix_host,
         )
         print(f"relaxed candidates: {args.out / 'results.csv'} (space group, E_above_hull, guest-host distance)")

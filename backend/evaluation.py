@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from pymatgen.core import Structure
 
+from backend.inpainting.guests import guest_host_clearance, host_mask
 from backend.relax import Potential, RelaxProgress, RelaxResult, relax_structures
 from backend.relax.relaxer import ProgressCallback
 from backend.stability import HullResult, StabilityError, assess
@@ -23,13 +24,13 @@ TIGHT_SYMPREC = 0.01  # Å: the symmetry a relaxed candidate really has, beside 
 
 @dataclass(frozen=True)
 class CandidateReport:
-    """One relaxed candidate on the hull. ``host_atoms``: its first sites are an inpainting host's."""
+    """One relaxed candidate on the hull. ``host_mask``: which sites are an inpainting host's (empty otherwise)."""
 
     name: str
     relax: RelaxResult
     hull: HullResult | None
     error: str | None
-    host_atoms: int = 0
+    host_mask: tuple[bool, ...] = ()
 
     def row(self) -> dict[str, object]:
         r, h = self.relax, self.hull
@@ -53,20 +54,15 @@ class CandidateReport:
             "converged": r.converged,
             "error": self.error or "",
         }
-        if self.host_atoms:
-            row["min_guest_host_distance"] = _clearance(relaxed, self.host_atoms)
+        if self.host_mask:
+            row["min_guest_host_distance"] = (
+                guest_host_clearance(relaxed, self.host_mask) if relaxed is not None else math.nan
+            )
         return row
 
 
 def _space_group(structure: Structure | None, symprec: float) -> str:
     return describe(structure, symprec=symprec).space_group if structure is not None else ""
-
-
-def _clearance(structure: Structure | None, host_atoms: int) -> float:
-    """Closest guest-host distance (Å): did relaxation push a guest into the framework?"""
-    if structure is None or len(structure) <= host_atoms:
-        return math.nan
-    return float(structure.distance_matrix[host_atoms:, :host_atoms].min())
 
 
 def relax_and_assess(
@@ -77,26 +73,27 @@ def relax_and_assess(
     steps: int = 500,
     fixed: Sequence[Sequence[int]] | None = None,
     progress: ProgressCallback | None = None,
-    host_atoms: int = 0,
+    inpainted: bool = False,
     fix_host: bool = False,
 ) -> list[CandidateReport]:
     """Relax every structure in one batch and place each relaxed one on the reference hull.
 
-    Inpainted candidates pass ``host_atoms`` (their first sites are the host's) to get the guest-host
-    clearance reported, and ``fix_host`` to relax only the guests (and the cell) around a fixed host.
+    Inpainted candidates (``inpainted``: their guests carry inpainting's guest labels) get the guest-host clearance
+    reported, and with ``fix_host`` only the guests (and the cell) relax around a fixed host.
     """
-    if fix_host and host_atoms:
-        fixed = [range(host_atoms)] * len(structures)
+    masks = [host_mask(s) for s in structures] if inpainted else [()] * len(structures)
+    if fix_host and inpainted:
+        fixed = [[i for i, is_host in enumerate(mask) if is_host] for mask in masks]
     reports = []
     results = relax_structures(structures, potential, fmax=fmax, steps=steps, fixed=fixed, progress=progress)
-    for name, result in zip(names, results):
+    for name, result, mask in zip(names, results, masks):
         hull, error = None, result.error
         if result.ok:
             try:
                 hull = assess(result.structure.composition, result.energy_per_atom, potential.corrected_by_mp2020)
             except StabilityError as exc:
                 error = str(exc)
-        reports.append(CandidateReport(name=name, relax=result, hull=hull, error=error, host_atoms=host_atoms))
+        reports.append(CandidateReport(name=name, relax=result, hull=hull, error=error, host_mask=mask))
     return reports
 
 

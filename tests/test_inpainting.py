@@ -77,3 +77,17 @@ def test_framework_preparation():
     assert "Li" not in framework.structure.composition
     bigger = supersize(framework, (1, 1, 2))
     assert len(bigger.structure) == 2 * len(framework.structure) and len(bigger.keep) == len(bigger.structure)
+
+
+def test_a_guest_on_top_of_a_host_atom_is_refused_not_reported_ok():
+    from pymatgen.core import Lattice
+
+    from backend.inpainting.guests import collision, host_mask, mark_guests
+
+    host = Structure(Lattice.cubic(4.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    crowded = mark_guests(Structure(host.lattice, ["Na", "Cl", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.06, 0, 0]]), 2)
+    assert collision(crowded, host_mask(crowded)) == (
+        "a guest collides: Na (host) and Li (guest) are 0.24 Å apart (closer than 0.5 Å)"
+    )
+    clear = mark_guests(Structure(host.lattice, ["Na", "Cl", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]]), 2)
+    assert collision(clear, host_mask(clear)) is None

@@ -159,3 +159,42 @@ def test_job_folders_cannot_escape_the_data_folder(tmp_path):
     for bad in ("../x", "..", "a/b", ""):
         with pytest.raises(KeyError):
             store.folder(bad)
+
+
+def test_fixed_host_relaxation_keeps_the_host_and_moves_the_guests(runner):
+    """Olivine LiFePO4 with its Li removed and 4 Li inpainted, then relaxed with the host fixed: the CIFs the jobs
+    write (read back grouped by element, guests first) must show the host unmoved and the guests relaxed."""
+    import numpy as np
+    import pandas as pd
+    from pymatgen.core import Structure
+
+    from backend.inpainting import InpaintRequest, prepare_framework
+    from backend.inpainting.guests import guest_host_clearance, host_mask
+    from backend.structures import read_structure
+
+    host = Structure.from_file(Path(__file__).parent / "data" / "hosts" / "LiFePO4_olivine_mp-19017.cif")
+    framework = prepare_framework(host, ["Li"])
+    request = InpaintRequest(guests=(("Li", 4),), n=4, steps=30, jump=10, resample=1, seed=0)
+    source = wait_for(runner.store, runner.submit_inpainting("erin", "default", framework, request), timeout=600)
+    assert source.status == "done", source.error
+    unrelaxed = {p.stem: read_structure(p) for p in runner.store.folder(source.id).glob("*.cif")}
+    assert unrelaxed, "no candidate survived inpainting"
+    relax = wait_for(runner.store, runner.submit_relaxation("erin", source.id, steps=40, fix_host=True), timeout=600)
+    assert relax.status == "done", relax.error
+    results = pd.read_csv(runner.store.folder(relax.id) / "results.csv", keep_default_na=False, dtype={"name": str})
+    checked = 0
+    for row in results[results.error == ""].itertuples():
+        before = unrelaxed[row.name]
+        after = read_structure(runner.store.folder(relax.id) / f"{row.name}_relaxed.cif")
+        mask = np.array(host_mask(after))
+        assert host_mask(before) == tuple(mask) and mask.sum() == 24 and (~mask).sum() == 4
+        assert [after[i].specie.symbol for i in np.flatnonzero(~mask)] == ["Li"] * 4
+        host_moved = after.lattice.get_cartesian_coords(
+            (after.frac_coords[mask] - before.frac_coords[mask] + 0.5) % 1.0 - 0.5
+        )
+        assert np.abs(host_moved).max() < 1e-6  # fractional coordinates kept; the cell may relax
+        guests = (after.frac_coords[~mask] - before.frac_coords[~mask] + 0.5) % 1.0 - 0.5
+        assert np.abs(guests).max() > 1e-4
+        assert row.min_guest_host_distance == pytest.approx(guest_host_clearance(after, tuple(mask)), abs=1e-4)
+        checked += 1
+    assert checked

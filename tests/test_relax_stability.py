@@ -306,20 +306,30 @@ def test_smact_search_matches_the_brute_force_definition():
     assert ours == [smact_validity(c, oxidation_states_set="smact14") for c in compositions]
 
 
-def test_inpainted_candidates_relax_around_a_fixed_host():
+def test_inpainted_candidates_relax_around_a_fixed_host(tmp_path):
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     from backend.evaluation import relax_and_assess
+    from backend.inpainting.guests import host_mask, mark_guests
+    from backend.structures import read_structure, write_cif
 
     nacl = Structure.from_file(DATA / "hosts" / "NaCl_mp-22862.cif")
     cell = SpacegroupAnalyzer(nacl).get_conventional_standard_structure()
-    cell.sort(key=lambda site: site.specie.symbol != "Na")  # host (Na) first, guests (Cl) after, as inpainting writes
-    rattled = cell.copy()
+    cell.sort(key=lambda site: site.specie.symbol != "Cl")  # host (Cl) first, guests (Na) after, as inpainting makes
+    rattled = mark_guests(cell.copy(), 4)
     for index in range(4, 8):
         rattled.translate_sites([index], [0.02, -0.01, 0.015])
-    (report,) = relax_and_assess(["x"], [rattled], chgnet(), steps=60, host_atoms=4, fix_host=True)
+    read_back = read_structure(write_cif(rattled, tmp_path / "candidate.cif"))
+    assert [s.specie.symbol for s in read_back][:4] == ["Na"] * 4  # pymatgen regroups: guests come first now
+    (report,) = relax_and_assess(["x"], [read_back], chgnet(), steps=60, inpainted=True, fix_host=True)
     assert report.error is None
-    np.testing.assert_allclose(report.relax.structure.frac_coords[:4], rattled.frac_coords[:4], atol=1e-6)
+    mask = list(host_mask(report.relax.structure))
+    assert mask == list(host_mask(read_back)) and sum(mask) == 4
+    np.testing.assert_allclose(report.relax.structure.frac_coords[mask], read_back.frac_coords[mask], atol=1e-6)
+    assert (
+        np.abs(report.relax.structure.frac_coords[~np.array(mask)] - read_back.frac_coords[~np.array(mask)]).max()
+        > 1e-3
+    )
     row = report.row()
     assert row["space_group"].endswith("(225)") and row["space_group_tight"]
     assert 2.5 < row["min_guest_host_distance"] < 3.0

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from pymatgen.core import Element, Structure
 
+from backend.inpainting.guests import collision, guest_host_clearance, host_mask, mark_guests
 from backend.sampling import GenerationRequest, LoadedModel, ModelInfo, StepCallback, StepControl, StepState
 from backend.sampling.engine import chain, conditioning_batch, denoise, sample_prior, sampling_session, to_structures
 from backend.sampling.request import allowed_elements
@@ -53,8 +54,6 @@ class InpaintRequest:
 class InpaintResult:
     structures: tuple[Structure | None, ...]
     failures: tuple[str | None, ...]
-    host_indices: tuple[int, ...]  # positions of the kept host atoms in every output structure
-    guest_indices: tuple[int, ...]
     model_calls: int
     cancelled: bool
     seconds: float
@@ -267,11 +266,14 @@ def inpaint(
         outcome = denoise(sampler, batch, schedule_times, dt, callback=chain(pin, count, callback))
     structures, failures = ([], []) if outcome.cancelled else to_structures(outcome.mean_batch, outcome.failures)
     n_kept = int(keep.sum())
+    for index, structure in enumerate(structures):
+        if structure is not None:
+            problem = collision(mark_guests(structure, n_kept), host_mask(structure))
+            if problem:
+                structures[index], failures[index] = None, problem
     return InpaintResult(
         structures=tuple(structures),
         failures=tuple(failures),
-        host_indices=tuple(range(n_kept)),
-        guest_indices=tuple(range(n_kept, n_atoms)),
         model_calls=calls["n"],
         cancelled=outcome.cancelled,
         seconds=time.perf_counter() - started,
@@ -407,12 +409,11 @@ def candidate_geometry(
     from backend.structures import describe
 
     keep = np.asarray(keep, dtype=bool)
-    n_kept = int(keep.sum())
-    delta = candidate.frac_coords[:n_kept] - host.frac_coords[keep]
+    mask = host_mask(candidate)
+    delta = candidate.frac_coords[np.array(mask)] - host.frac_coords[keep]
     delta -= np.round(delta)
     deviation = float(np.linalg.norm(host.lattice.get_cartesian_coords(delta), axis=1).max())
-    distances = candidate.distance_matrix[n_kept:, :n_kept]
-    clearance = float(distances.min()) if distances.size else float("inf")
+    clearance = guest_host_clearance(candidate, mask)
     summary = describe(candidate, symprec=symprec)
     return CandidateGeometry(deviation, clearance, summary.space_group)
 

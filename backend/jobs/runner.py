@@ -171,7 +171,8 @@ class JobRunner:
         plan_inpainting(info, framework.structure, np.array(framework.keep), request)
         params = {
             "model": model,
-            "host_cif": framework.structure.to(fmt="cif"),
+            # pymatgen's dict, not CIF: a CIF read back is regrouped by element, and ``keep`` indexes the sites
+            "host": framework.structure.as_dict(),
             "keep": list(framework.keep),
             "note": framework.note,
             "request": asdict(request),
@@ -184,7 +185,7 @@ class JobRunner:
         from backend.inpainting import inpaint, repaint_schedule, write_inpainting
         from backend.sampling import load_model
 
-        host = Structure.from_str(job.params["host_cif"], fmt="cif")
+        host = Structure.from_dict(job.params["host"])
         keep = job.params["keep"]
         values = dict(job.params["request"])
         values["guests"] = tuple((e, int(c)) for e, c in values["guests"])
@@ -231,7 +232,7 @@ class JobRunner:
             fmax=job.params["fmax"],
             steps=job.params["steps"],
             progress=on_progress,
-            host_atoms=sum(source_job.params.get("keep", [])),
+            inpainted=source_job.kind == "inpaint",
             fix_host=job.params.get("fix_host", False),
         )
         write_reports(reports, self.store.folder(job.id))

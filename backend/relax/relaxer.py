@@ -114,9 +114,13 @@ class _Run:
         self.error: str | None = None
 
     def structure(self) -> Structure:
+        """The current state, site for site as given, labels kept (inpainting marks its guests by label)."""
         from pymatgen.io.ase import AseAtomsAdaptor
 
-        return AseAtomsAdaptor.get_structure(self.atoms)
+        current = AseAtomsAdaptor.get_structure(self.atoms)
+        for site, label in zip(current, self.initial.labels):
+            site.label = label
+        return current
 
     def apply(self, evaluation: Evaluation, max_steps: int) -> None:
         """Attach the batched result, test convergence as ASE does, and take one FIRE step if needed."""
