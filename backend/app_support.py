@@ -8,9 +8,11 @@ import json
 import os
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -23,10 +25,19 @@ from backend.paths import ROOT
 from backend.runtime import steady_import_path
 from backend.sampling import ModelInfo, load_model
 from backend.stability.figures import Candidate
-from backend.structures import StructureFileError, describe, read_checked, read_structure, safe_name
+from backend.structures import (
+    MAX_ATOMS,
+    StructureFileError,
+    describe,
+    read_checked,
+    read_for_viewing,
+    read_structure,
+    safe_name,
+)
 from backend.views import frames_figure
 
 _services_lock = threading.Lock()
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=1)
@@ -184,12 +195,30 @@ class StructureFacts:
 
 
 def structure_facts(structure: Structure) -> StructureFacts:
-    """Formula, spglib group, lattice, density and a per-element coordination summary (CrystalNN)."""
-    from pymatgen.analysis.local_env import CrystalNN
-
+    """Formula, spglib group, lattice, density and a per-site coordination summary (CrystalNN)."""
     summary = describe(structure)
     a, b, c = structure.lattice.abc
     alpha, beta, gamma = structure.lattice.angles
+    return StructureFacts(
+        formula=summary.formula,
+        space_group=summary.space_group,
+        lattice=f"a={a:.3f} b={b:.3f} c={c:.3f} Å, α={alpha:.1f} β={beta:.1f} γ={gamma:.1f}°",
+        density=summary.density,
+        volume_per_atom=summary.volume_per_atom,
+        coordination=pd.DataFrame(_coordination(structure)),
+    )
+
+
+def _coordination(structure: Structure) -> list[dict[str, object]]:
+    from pymatgen.analysis.local_env import CrystalNN
+
+    def note(text: str) -> list[dict[str, object]]:
+        return [{"site": "-", "element": "-", "coordination": 0, "neighbours": text}]
+
+    if not structure.is_ordered:
+        return note("not computed for a structure with partial occupancy")
+    if len(structure) > MAX_ATOMS:
+        return note(f"not computed for more than {MAX_ATOMS} atoms")
     rows = []
     try:
         nn = CrystalNN()
@@ -204,16 +233,9 @@ def structure_facts(structure: Structure) -> StructureFacts:
                     "shortest bond (Å)": min((site.distance(n["site"]) for n in neighbours), default=float("nan")),
                 }
             )
-    except Exception as exc:  # CrystalNN gives up on unphysical cells; say so rather than fail the page
-        rows.append({"site": "-", "element": "-", "coordination": 0, "neighbours": f"not available ({exc})"})
-    return StructureFacts(
-        formula=summary.formula,
-        space_group=summary.space_group,
-        lattice=f"a={a:.3f} b={b:.3f} c={c:.3f} Å, α={alpha:.1f} β={beta:.1f} γ={gamma:.1f}°",
-        density=summary.density,
-        volume_per_atom=summary.volume_per_atom,
-        coordination=pd.DataFrame(rows),
-    )
+    except Exception:  # CrystalNN gives up on unphysical cells (no neighbours, atoms on top of each other)
+        return note("not available: CrystalNN finds no sensible neighbours in this cell")
+    return rows
 
 
 def structure_downloads(structure: Structure, name: str) -> dict[str, tuple[str, str]]:
@@ -222,6 +244,8 @@ def structure_downloads(structure: Structure, name: str) -> dict[str, tuple[str,
     from pymatgen.io.ase import AseAtomsAdaptor
 
     stem = safe_name(name)
+    if not structure.is_ordered:  # POSCAR and extxyz hold one species per site; CIF keeps the occupancies
+        return {"CIF": (f"{stem}.cif", structure.to(fmt="cif"))}
     xyz = io.StringIO()
     write(xyz, AseAtomsAdaptor.get_atoms(structure), format="extxyz")
     return {
@@ -231,18 +255,24 @@ def structure_downloads(structure: Structure, name: str) -> dict[str, tuple[str,
     }
 
 
-def read_upload(name: str, data: bytes, checked: bool = True) -> Structure:
-    """Parse an uploaded file (kept in a private temp folder, never executed or unpickled).
-
-    ``checked`` puts it through :func:`read_checked`, the gate before any job; the viewer only displays,
-    so it may show a disordered or crowded file that no job would accept.
-    """
+def _uploaded(name: str, data: bytes, reader: Callable[[Path], T]) -> T:
+    """Run ``reader`` on an uploaded file kept in a private temp folder (never executed or unpickled)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / safe_name(Path(name).name)
         path.write_bytes(data)
-        return read_checked(path) if checked else read_structure(path)
+        return reader(path)
+
+
+def read_upload(name: str, data: bytes) -> Structure:
+    """An upload through :func:`read_checked`, the gate before any job."""
+    return _uploaded(name, data, read_checked)
+
+
+def read_upload_for_viewing(name: str, data: bytes) -> tuple[Structure, str | None]:
+    """An upload through the viewer's side of the same gate: (structure, why no job would take it, or None)."""
+    return _uploaded(name, data, read_for_viewing)
 
 
 def bundled_hosts() -> dict[str, Structure]:

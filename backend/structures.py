@@ -97,35 +97,55 @@ def read_structure(path: Path) -> Structure:
     return structure
 
 
-def check_structure(structure: Structure, potential: object | None = None) -> str | None:
-    """The reason ``structure`` cannot go through a potential, or None when it can.
+@dataclass(frozen=True)
+class Problem:
+    """Why a structure cannot go into a job; ``viewable``: it can still be looked at (and the viewer says why not
+    more), as with overlapping atoms, too many atoms, disorder or an element the potential lacks."""
+
+    message: str
+    viewable: bool
+
+
+def structure_problem(structure: Structure, potential: object | None = None) -> Problem | None:
+    """The first reason ``structure`` cannot go through a potential, or None when it can.
 
     ``potential=None`` checks against CHGNet's element range, the potential this app relaxes with.
     """
     if len(structure) == 0:
-        return "the structure has no atoms"
-    if not structure.is_ordered:
-        return "partial occupancy: order the structure first (e.g. pymatgen OrderDisorderedStructureTransformation)"
-    if len(structure) > MAX_ATOMS:
-        return f"{len(structure)} atoms is more than the {MAX_ATOMS} this app relaxes"
+        return Problem("the structure has no atoms", viewable=False)
     volume = structure.volume
     if not np.isfinite(volume) or volume <= 1e-6:
-        return "the cell has zero or negative volume"
-    unknown = sorted({site.specie.symbol for site in structure if not Element.is_valid_symbol(site.specie.symbol)})
+        return Problem("the cell has zero or negative volume", viewable=False)
+    unknown = sorted({e.symbol for e in structure.composition.elements if not Element.is_valid_symbol(e.symbol)})
     if unknown:
-        return f"unknown element symbol {', '.join(unknown)}"
+        return Problem(f"unknown element symbol {', '.join(unknown)}", viewable=False)
+    if not structure.is_ordered:
+        return Problem(
+            "partial occupancy: order the structure first (e.g. pymatgen OrderDisorderedStructureTransformation)",
+            viewable=True,
+        )
+    if len(structure) > MAX_ATOMS:
+        return Problem(f"{len(structure)} atoms is more than the {MAX_ATOMS} this app relaxes", viewable=True)
     max_z = getattr(potential, "max_atomic_number", 94)
     beyond = sorted({site.specie.symbol for site in structure if site.specie.Z > max_z})
     if beyond:
         name = getattr(potential, "name", "CHGNet")
-        return f"{name} does not cover {', '.join(beyond)} (elements up to Z={max_z})"
+        return Problem(f"{name} does not cover {', '.join(beyond)} (elements up to Z={max_z})", viewable=True)
     if len(structure) > 1:
         distances = structure.distance_matrix
         np.fill_diagonal(distances, np.inf)
         closest = float(distances.min())
         if closest < MIN_DISTANCE:
-            return f"overlapping atoms: two sites are {closest:.2f} Å apart (minimum {MIN_DISTANCE} Å)"
+            return Problem(
+                f"overlapping atoms: two sites are {closest:.2f} Å apart (minimum {MIN_DISTANCE} Å)", viewable=True
+            )
     return None
+
+
+def check_structure(structure: Structure, potential: object | None = None) -> str | None:
+    """:func:`structure_problem`'s message, for callers that only refuse."""
+    problem = structure_problem(structure, potential)
+    return problem.message if problem else None
 
 
 def read_checked(path: Path, potential: object | None = None) -> Structure:
@@ -135,6 +155,17 @@ def read_checked(path: Path, potential: object | None = None) -> Structure:
     if problem:
         raise StructureFileError(f"{Path(path).name}: {problem}")
     return structure
+
+
+def read_for_viewing(path: Path) -> tuple[Structure, str | None]:
+    """The same gate for the viewer: refuse what cannot be shown, and say why no job would take the rest."""
+    structure = read_structure(path)
+    problem = structure_problem(structure)
+    if problem is None:
+        return structure, None
+    if not problem.viewable:
+        raise StructureFileError(f"{Path(path).name}: {problem.message}")
+    return structure, f"{Path(path).name}: {problem.message}. Shown for viewing only; no job will take this file."
 
 
 def _unreadable_reason(path: Path, exc: Exception) -> str:

@@ -5,7 +5,7 @@ import streamlit as st
 from backend.app_support import (
     job_structures,
     job_zip,
-    read_upload,
+    read_upload_for_viewing,
     services,
     structure_downloads,
     structure_facts,
@@ -45,10 +45,13 @@ else:
     if upload is None:
         st.stop()
     try:
-        structure, name = read_upload(upload.name, upload.getvalue(), checked=False), upload.name.rsplit(".", 1)[0]
+        structure, warning = read_upload_for_viewing(upload.name, upload.getvalue())
     except StructureFileError as exc:
         st.error(str(exc))
         st.stop()
+    name = upload.name.rsplit(".", 1)[0]
+    if warning:
+        st.warning(warning)
 
 left, right = st.columns([3, 2])
 with right:

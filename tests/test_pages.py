@@ -162,3 +162,58 @@ def test_screening_page_shows_a_screen(tmp_path, monkeypatch):
     assert not app.exception
     assert app.selectbox[0].value == "demo"
     assert len(app.get("plotly_chart")) >= 1
+
+
+def test_relax_and_hull_page_with_a_failed_structure(services):
+    """One crystal failed generation, one fails relaxation (overlapping atoms): the page still draws the hull,
+    the histogram and the shortlist, and counts both failures in the rates' denominator."""
+    import shutil
+
+    import pandas as pd
+
+    store, _ = services
+    data = Path(__file__).parent / "data"
+    source = store.submit("generate", "frank", {"model": "default", "request": {}})
+    folder = store.folder(source)
+    shutil.copy(data / "hosts" / "NaCl_mp-22862.cif", folder / "0000_NaCl.cif")
+    shutil.copy(data / "hosts" / "LiCoO2_mp-22526.cif", folder / "0001_LiCoO2.cif")
+    shutil.copy(data / "bad" / "overlapping_atoms.cif", folder / "0002_Na2Cl.cif")
+    pd.DataFrame(
+        {
+            "index": [0, 1, 2, 3],
+            "status": ["ok", "ok", "ok", "failed"],
+            "error": ["", "", "", "lattice diverged at step 45"],
+            "file": ["0000_NaCl.cif", "0001_LiCoO2.cif", "0002_Na2Cl.cif", ""],
+        }
+    ).to_csv(folder / "summary.csv", index=False)
+    store.update(source, status="done", message="3 of 4 crystals")
+
+    app = page("4_Relax_and_hull.py")
+    app.selectbox[0].set_value(source).run()
+    app.button[0].click().run()
+    relax = [j for j in store.jobs(kind="relax") if j.params["source"] == source][0]
+    assert wait_done(store, relax.id).status == "done"
+    app.run()
+    assert not app.exception, app.exception
+    results = pd.read_csv(store.folder(relax.id) / "results.csv", keep_default_na=False)
+    assert (results.error != "").sum() == 1
+    charts = app.get("plotly_chart")
+    assert len(charts) >= 2  # the hull of a relaxed system and the E_hull histogram
+    assert any("candidates on the shortlist" in m.value for m in app.markdown)
+    v = next(m for m in app.metric if m.label == "V")
+    assert "/4:" in v.help  # 4 requested: the failed generation and the failed relaxation count
+
+
+BAD = sorted((Path(__file__).parent / "data" / "bad").iterdir())
+
+
+@pytest.mark.parametrize("page_name", ["3_Structure_viewer.py", "5_Inpainting.py"])
+@pytest.mark.parametrize("bad_file", BAD, ids=[p.name for p in BAD])
+def test_every_bad_upload_gives_one_message_and_no_traceback(services, page_name, bad_file):
+    app = page(page_name)
+    app.radio[0].set_value(app.radio[0].options[1]).run()  # "An uploaded file" / "Upload"
+    app.file_uploader[0].set_value((bad_file.name, bad_file.read_bytes(), "application/octet-stream")).run()
+    assert not app.exception, [e.value for e in app.exception]
+    messages = [e.value for e in app.error] + [w.value for w in app.warning]
+    assert len(messages) == 1, messages
+    assert bad_file.name in messages[0] and "Traceback" not in messages[0]
