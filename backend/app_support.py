@@ -296,23 +296,45 @@ def wyckoff_orbits(structure: Structure) -> dict[str, list[int]]:
     }
 
 
+def screen_roots() -> tuple[Path, ...]:
+    """Where the app looks for screens: ``screens/`` in its data folder, and ``$CRYSTAL_CANVAS_SCREENS`` (./runs)."""
+    data = Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data"))
+    return (data / "screens").resolve(), Path(os.environ.get("CRYSTAL_CANVAS_SCREENS", ROOT / "runs")).resolve()
+
+
 def screen_folders() -> dict[str, Path]:
-    """Screens (folders with a screen.json) under ``$CRYSTAL_CANVAS_SCREENS`` (default ./runs).
+    """Screens (folders with a screen.json) under :func:`screen_roots`, by a name relative to their root.
 
     Only folders found there are offered: the page never opens a path typed by a user.
     """
-    root = Path(os.environ.get("CRYSTAL_CANVAS_SCREENS", ROOT / "runs")).resolve()
-    if not root.is_dir():
-        return {}
-    found = sorted(marker.parent for marker in root.rglob("screen.json"))
-    return {str(folder.relative_to(root)): folder for folder in found}
+    found = {}
+    for root in screen_roots():
+        if root.is_dir():
+            for marker in sorted(root.rglob("screen.json")):
+                found[f"{root.name}/{marker.parent.relative_to(root)}"] = marker.parent
+    return found
 
 
-def screen_summary(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(funnel, shortlist, rates over all requested candidates) of a screen folder, from its stage files."""
+@dataclass(frozen=True)
+class ScreenView:
+    """A screen as the Screening page shows it, read from its stage files without writing anything."""
+
+    funnel: pd.DataFrame
+    shortlist: pd.DataFrame
+    rates: BatchRates
+    structures: dict[str, Structure]  # relaxed shortlist candidates by id, for the viewer
+
+
+def screen_view(folder: Path) -> ScreenView:
     from backend.screening import Screen, ScreenConfig
 
     values = json.loads((folder / "screen.json").read_text())
     screen = Screen(ScreenConfig(**{**values, "out": folder}))
-    funnel = screen.funnel()
-    return funnel, pd.read_csv(folder / "shortlist.csv", keep_default_na=False), pd.read_csv(folder / "metrics.csv")
+    shortlist = screen.shortlist()
+    structures = {}
+    for cid in shortlist.id:
+        try:
+            structures[cid] = read_structure(folder / "relaxed" / f"{cid}.cif")
+        except StructureFileError:
+            continue
+    return ScreenView(screen.funnel(), shortlist, screen.rates(), structures)

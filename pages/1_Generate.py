@@ -76,10 +76,12 @@ with st.form("generate"):
         help="1: conditional; >1 sharpens conditions at twice the model calls.",
     )
     atoms_from_data = right.checkbox("Draw atom counts from the Alex-MP-20 distribution", value=False)
-    atoms = right.number_input("Atoms per cell", min_value=1, max_value=100, value=8, disabled=atoms_from_data)
-    n = left.number_input("Crystals", min_value=1, max_value=256, value=4)
-    steps = right.number_input("Denoising steps", min_value=2, max_value=1000, value=100)
-    seed = left.number_input("Seed", min_value=0, value=0)
+    # No min/max on the widgets: an out-of-range value would only turn the field red and make Generate do nothing;
+    # GenerationRequest.validate says what is wrong instead, in one line.
+    atoms = right.number_input("Atoms per cell", value=8, step=1, disabled=atoms_from_data)
+    n = left.number_input("Crystals", value=4, step=1)
+    steps = right.number_input("Denoising steps", value=100, step=1)
+    seed = left.number_input("Seed", value=0, step=1)
     submitted = st.form_submit_button("Generate", type="primary")
 
 if submitted:
@@ -94,7 +96,7 @@ if submitted:
             steps=int(steps),
             seed=int(seed),
         )
-        job_id = runner.submit_generation(owner, spec, request)
+        job_id = runner.submit_generation(owner, spec, request.validate(info))
     except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
         st.error(str(exc))
     else:

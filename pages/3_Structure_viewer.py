@@ -6,6 +6,8 @@ from backend.app_support import (
     job_structures,
     job_zip,
     read_upload_for_viewing,
+    screen_folders,
+    screen_view,
     services,
     structure_downloads,
     structure_facts,
@@ -18,9 +20,28 @@ st.set_page_config(page_title="Structure viewer - Crystal Canvas", page_icon=str
 st.title("Structure viewer")
 store, _ = services()
 
-source = st.radio("Structure from", ["A job", "An uploaded file"], horizontal=True)
+SOURCES = ["A job", "A screen", "An uploaded file"]
+source = st.radio(
+    "Structure from", SOURCES, horizontal=True, index=1 if "screen" in st.query_params else 0, key="source"
+)
 structure, name, job_id = None, "structure", None
-if source == "A job":
+if source == "A screen":
+    screens = screen_folders()
+    if not screens:
+        st.info("No screen yet.")
+        st.stop()
+    names = list(screens)
+    wanted = st.query_params.get("screen")
+    screen = st.selectbox("Screen", names, index=names.index(wanted) if wanted in names else 0)
+    candidates = screen_view(screens[screen]).structures
+    if not candidates:
+        st.warning("This screen has no relaxed shortlist candidate yet.")
+        st.stop()
+    ids = list(candidates)
+    wanted = st.query_params.get("candidate")
+    name = st.selectbox("Shortlisted candidate (relaxed)", ids, index=ids.index(wanted) if wanted in ids else 0)
+    structure = candidates[name]
+elif source == "A job":
     jobs = [j for j in store.jobs(limit=100) if j.status == "done"]
     if not jobs:
         st.info("No finished job yet.")

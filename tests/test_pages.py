@@ -149,19 +149,24 @@ def test_inpainting_page_refuses_bad_choices(services):
     assert "do not fit" in app.error[0].value
 
 
-def test_screening_page_shows_a_screen(tmp_path, monkeypatch):
+def test_screening_page_reads_screens_in_the_data_folder_without_writing(tmp_path, monkeypatch):
     from backend.screening import Screen, ScreenConfig
 
+    out = tmp_path / "screens" / "demo"
     Screen(
-        ScreenConfig(
-            out=tmp_path / "demo", n=2, atoms=4, steps=5, batch_size=2, relax_steps=20, require_charge_neutral=False
-        )
+        ScreenConfig(out=out, n=2, atoms=4, steps=5, batch_size=2, relax_steps=20, require_charge_neutral=False)
     ).run()
-    monkeypatch.setenv("CRYSTAL_CANVAS_SCREENS", str(tmp_path))
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    monkeypatch.setenv("CRYSTAL_CANVAS_DATA", str(tmp_path))
+    monkeypatch.setenv("CRYSTAL_CANVAS_SCREENS", str(tmp_path / "nothing-here"))
     app = page("6_Screening.py")
     assert not app.exception
-    assert app.selectbox[0].value == "demo"
+    assert app.selectbox[0].value == "screens/demo"
     assert len(app.get("plotly_chart")) >= 1
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # the page only reads
+    viewer = page("3_Structure_viewer.py", screen="screens/demo")
+    assert not viewer.exception
+    assert viewer.radio[0].value == "A screen"
 
 
 def test_relax_and_hull_page_with_a_failed_structure(services):
@@ -211,9 +216,33 @@ BAD = sorted((Path(__file__).parent / "data" / "bad").iterdir())
 @pytest.mark.parametrize("bad_file", BAD, ids=[p.name for p in BAD])
 def test_every_bad_upload_gives_one_message_and_no_traceback(services, page_name, bad_file):
     app = page(page_name)
-    app.radio[0].set_value(app.radio[0].options[1]).run()  # "An uploaded file" / "Upload"
+    app.radio[0].set_value(app.radio[0].options[-1]).run()  # "An uploaded file" / "Upload"
     app.file_uploader[0].set_value((bad_file.name, bad_file.read_bytes(), "application/octet-stream")).run()
     assert not app.exception, [e.value for e in app.exception]
     messages = [e.value for e in app.error] + [w.value for w in app.warning]
     assert len(messages) == 1, messages
     assert bad_file.name in messages[0] and "Traceback" not in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("Crystals", 0, "number of crystals must be at least 1 (got 0)"),
+        ("Atoms per cell", 100000, "atoms per cell must be between 1 and 100 (got 100000)"),
+        ("Seed", -5, "seed must be non-negative (got -5)"),
+    ],
+)
+def test_generate_says_why_an_out_of_range_number_is_refused(services, field, value, message):
+    app = page("1_Generate.py")
+    {w.label: w for w in app.number_input}[field].set_value(value)
+    app.button[0].click().run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [message]
+
+
+def test_chemical_systems_are_read_as_a_chemist_writes_them():
+    from backend.sampling import InvalidRequest, parse_chemical_system
+
+    assert parse_chemical_system("li-fe-o") == ("Fe", "Li", "O")
+    with pytest.raises(InvalidRequest, match="Li is listed twice"):
+        parse_chemical_system("Li-Li")

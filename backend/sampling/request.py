@@ -37,13 +37,17 @@ def allowed_elements() -> tuple[str, ...]:
 def parse_chemical_system(text: str) -> tuple[str, ...]:
     """``"Li-Fe-O"``, ``"Li Fe O"`` or ``"LiFeO"`` -> ``("Fe", "Li", "O")``, checking every symbol."""
     tokens = [t for t in re.split(r"[-,\s]+", text.strip()) if t]
-    if len(tokens) == 1 and not _is_element(tokens[0]):
+    if len(tokens) == 1 and not _is_element(tokens[0]) and tokens[0] != tokens[0].lower():
         tokens = re.findall(r"[A-Z][a-z]?|[^A-Z]+", tokens[0])
+    tokens = [t[:1].upper() + t[1:].lower() for t in tokens]  # "li-fe-o" means Li-Fe-O
     if not tokens:
         raise InvalidRequest("empty chemical system: give elements like Li-Fe-O")
     for token in tokens:
         if not _is_element(token):
             raise InvalidRequest(f"unknown element '{token}' in chemical system '{text}'")
+    repeated = sorted({t for t in tokens if tokens.count(t) > 1})
+    if repeated:
+        raise InvalidRequest(f"{', '.join(repeated)} is listed twice in chemical system '{text}'")
     elements = tuple(sorted(set(tokens)))
     if len(elements) > MAX_ELEMENTS:
         raise InvalidRequest(f"chemical system has {len(elements)} elements; at most {MAX_ELEMENTS} are supported")

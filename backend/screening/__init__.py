@@ -96,7 +96,6 @@ class StageLog:
 
     def __init__(self, out: Path):
         self.folder = out / "stages"
-        self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
     def path(self, stage: str) -> Path:
@@ -116,6 +115,7 @@ class StageLog:
         if not rows:
             return
         with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
             path = self.path(stage)
             new = not path.is_file()
             with path.open("a", newline="") as handle:
@@ -201,15 +201,16 @@ def relax_batch(config: ScreenConfig, candidates: Sequence[Candidate]) -> list[t
 
 
 class Screen:
-    """Runs a screen into ``config.out``; local threads by default, Ray tasks with an address."""
+    """Runs a screen into ``config.out``; local threads by default, Ray tasks with an address.
+
+    Only :meth:`run` writes; ``funnel``, ``shortlist`` and ``rates`` read the stage files, so the Screening page
+    can follow a running screen without touching it.
+    """
 
     def __init__(self, config: ScreenConfig):
         self.config = config
         self.log = StageLog(config.out)
-        (config.out / "generated").mkdir(parents=True, exist_ok=True)
-        (config.out / "relaxed").mkdir(parents=True, exist_ok=True)
         self.timings = {stage: 0.0 for stage in STAGES}
-        (config.out / "screen.json").write_text(json.dumps(config_dict(config), indent=2))
 
     # --- bookkeeping shared by both executors -------------------------------------------------
     def _pending_batches(self) -> list[int]:
@@ -253,13 +254,16 @@ class Screen:
 
     # --- executors ----------------------------------------------------------------------------
     def run(self) -> pd.DataFrame:
+        (self.config.out / "generated").mkdir(parents=True, exist_ok=True)
+        (self.config.out / "relaxed").mkdir(parents=True, exist_ok=True)
+        (self.config.out / "screen.json").write_text(json.dumps(config_dict(self.config), indent=2))
         if self.config.ray_address:
             from backend.screening.distributed import run_on_ray
 
             run_on_ray(self)
         else:
             self._run_local()
-        return self.funnel()
+        return self.write_results()
 
     def _run_local(self) -> None:
         work: queue.Queue[list[Candidate] | None] = queue.Queue()
@@ -296,11 +300,9 @@ class Screen:
         n = self.config.n
         generated = self.log.rows("generate")
         filtered = self.log.rows("filter")
-        relaxed = self.log.rows("relax")
         ok_generated = int((generated.status == "ok").sum())
         ok_filtered = int((filtered.passed.astype(str) == "True").sum())
-        ok_relaxed = relaxed[relaxed.error == ""]
-        e_hull = pd.to_numeric(ok_relaxed.e_above_hull, errors="coerce")
+        ok_relaxed, e_hull = self._relaxed_ok()
         shortlisted = int((e_hull <= self.config.max_e_hull).sum())
         stages = [
             ("generate", n, ok_generated),
@@ -320,16 +322,30 @@ class Screen:
                 for stage, inp, out in stages
             ]
         )
-        table.to_csv(self.config.out / "funnel.csv", index=False)
-        shortlist = ok_relaxed[e_hull <= self.config.max_e_hull].sort_values("e_above_hull")
-        shortlist.to_csv(self.config.out / "shortlist.csv", index=False)
-        self.rates(ok_relaxed, e_hull).frame().to_csv(self.config.out / "metrics.csv", index=False)
         return table
 
-    def rates(self, ok_relaxed: pd.DataFrame, e_hull: pd.Series) -> BatchRates:
+    def _relaxed_ok(self) -> tuple[pd.DataFrame, pd.Series]:
+        relaxed = self.log.rows("relax")
+        ok = relaxed[relaxed.error == ""]
+        return ok, pd.to_numeric(ok.e_above_hull, errors="coerce")
+
+    def shortlist(self) -> pd.DataFrame:
+        ok, e_hull = self._relaxed_ok()
+        return ok[e_hull <= self.config.max_e_hull].sort_values("e_above_hull")
+
+    def write_results(self) -> pd.DataFrame:
+        """funnel.csv, shortlist.csv and metrics.csv beside the stage files; returns the funnel."""
+        table = self.funnel()
+        table.to_csv(self.config.out / "funnel.csv", index=False)
+        self.shortlist().to_csv(self.config.out / "shortlist.csv", index=False)
+        self.rates().frame().to_csv(self.config.out / "metrics.csv", index=False)
+        return table
+
+    def rates(self) -> BatchRates:
         """V/S/U/N over all ``n`` candidates asked for; only relaxed ones can be valid or stable."""
         from backend.metrics import batch_rates
 
+        ok_relaxed, e_hull = self._relaxed_ok()
         relaxed = {
             cid: Structure.from_file(self.config.out / "relaxed" / f"{cid}.cif")
             for cid in ok_relaxed.id
