@@ -112,6 +112,16 @@ def job_structures(store: JobStore, job_id: str) -> dict[str, Structure]:
     return found
 
 
+def job_failures(store: JobStore, job_id: str) -> list[str]:
+    """Why each failed crystal of a finished generation or inpainting job failed, from its summary.csv."""
+    path = store.folder(job_id) / "summary.csv"
+    if not path.is_file():
+        return []
+    summary = pd.read_csv(path, keep_default_na=False)
+    failed = summary[summary.status != "ok"]
+    return [f"#{index}: {error}" for index, error in zip(failed["index"], failed.error)]
+
+
 def job_table(store: JobStore, job_id: str) -> pd.DataFrame | None:
     """A job's summary.csv (generation) or results.csv (relaxation)."""
     folder = store.folder(job_id)
@@ -186,11 +196,14 @@ def job_zip(store: JobStore, job_id: str, names: list[str] | None = None) -> byt
 
 @dataclass(frozen=True)
 class StructureFacts:
-    formula: str
+    formula: str  # reduced formula, as every table writes it
+    cell_content: str  # "Li4 Fe4 P4 O16 (28 atoms)"
     space_group: str
     lattice: str
     density: float
     volume_per_atom: float
+    charge_balance: str  # SMACT (smact14) verdict with the oxidation states found
+    known_phase: str  # MP's material at this composition, or that MP has none
     coordination: pd.DataFrame
 
 
@@ -200,13 +213,39 @@ def structure_facts(structure: Structure) -> StructureFacts:
     a, b, c = structure.lattice.abc
     alpha, beta, gamma = structure.lattice.angles
     return StructureFacts(
-        formula=summary.formula,
+        formula=summary.reduced_formula,
+        cell_content=f"{structure.composition.formula} ({len(structure)} atoms)",
         space_group=summary.space_group,
         lattice=f"a={a:.3f} b={b:.3f} c={c:.3f} Å, α={alpha:.1f} β={beta:.1f} γ={gamma:.1f}°",
         density=summary.density,
         volume_per_atom=summary.volume_per_atom,
+        charge_balance=_charge_balance_text(structure),
+        known_phase=_known_phase_text(summary.reduced_formula),
         coordination=pd.DataFrame(_coordination(structure)),
     )
+
+
+def _charge_balance_text(structure: Structure) -> str:
+    from backend.metrics import charge_balance
+
+    if not structure.is_ordered:
+        return "not assessed for a structure with partial occupancy"
+    states = charge_balance(structure.composition)
+    if states is None:
+        return "not charge-balanced with SMACT's smact14 oxidation states"
+    if not states:
+        return "a single element or an all-metal alloy (valid by SMACT's rule)"
+    return "charge-balanced (SMACT, smact14): " + " ".join(f"{e}{o:+d}" for e, o in states)
+
+
+def _known_phase_text(reduced_formula: str) -> str:
+    from backend.stability import reference_table
+
+    known = reference_table().known_phase(reduced_formula)
+    if known is None:
+        return f"no Materials Project entry has the composition {reduced_formula} (2024)"
+    material_id, e_hull = known
+    return f"{material_id} ({reduced_formula}), E_above_hull {e_hull:.3f} eV/atom in MP"
 
 
 def _coordination(structure: Structure) -> list[dict[str, object]]:
@@ -239,20 +278,31 @@ def _coordination(structure: Structure) -> list[dict[str, object]]:
 
 
 def structure_downloads(structure: Structure, name: str) -> dict[str, tuple[str, str]]:
-    """File name and text of the structure as CIF, POSCAR and extended XYZ."""
+    """File name and text of the structure as a symmetrised conventional CIF (spglib-refined at 0.1 Å, space group
+    and Wyckoff orbits written), the P1 CIF as it is, POSCAR and extended XYZ."""
     from ase.io import write
     from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.io.cif import CifWriter
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from backend.structures import SYMPREC
 
     stem = safe_name(name)
     if not structure.is_ordered:  # POSCAR and extxyz hold one species per site; CIF keeps the occupancies
         return {"CIF": (f"{stem}.cif", structure.to(fmt="cif"))}
     xyz = io.StringIO()
     write(xyz, AseAtomsAdaptor.get_atoms(structure), format="extxyz")
-    return {
-        "CIF": (f"{stem}.cif", structure.to(fmt="cif")),
+    files = {
+        "CIF (P1, as is)": (f"{stem}.cif", structure.to(fmt="cif")),
         "POSCAR": (f"{stem}.vasp", structure.to(fmt="poscar")),
         "extxyz": (f"{stem}.extxyz", xyz.getvalue()),
     }
+    try:
+        refined = SpacegroupAnalyzer(structure, symprec=SYMPREC).get_refined_structure()
+    except Exception:  # spglib finds no cell to refine (degenerate lattice): the P1 files stand alone
+        return files
+    symmetrised = str(CifWriter(refined, symprec=SYMPREC))
+    return {"CIF (symmetrised, conventional cell)": (f"{stem}_symmetrised.cif", symmetrised), **files}
 
 
 def _uploaded(name: str, data: bytes, reader: Callable[[Path], T]) -> T:
@@ -338,3 +388,31 @@ def screen_view(folder: Path) -> ScreenView:
         except StructureFileError:
             continue
     return ScreenView(screen.funnel(), shortlist, screen.rates(), structures)
+
+
+# Column names with units, and decimals, for every table a page shows (the CSV files keep the plain names).
+DISPLAY_COLUMNS = {
+    "energy_per_atom": ("E (eV/atom)", 4),
+    "e_form_per_atom": ("E_form (eV/atom)", 3),
+    "e_above_hull": ("E_above_hull (eV/atom)", 3),
+    "rmsd": ("RMSD from generated (Å)", 3),
+    "volume_change": ("volume change (fraction)", 3),
+    "min_guest_host_distance": ("closest guest-host (Å)", 2),
+    "max_host_deviation": ("largest host deviation (Å)", 3),
+    "volume_per_atom": ("volume (Å³/atom)", 2),
+    "density": ("density (g/cm³)", 3),
+    "n_atoms": ("atoms", 0),
+    "steps": ("steps", 0),
+    "rate": ("rate", 3),
+    "shortest bond (Å)": ("shortest bond (Å)", 3),
+}
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with units in the column names and sensible decimals (no 15-digit floats)."""
+    shown = frame.copy()
+    for column, (label, decimals) in DISPLAY_COLUMNS.items():
+        if column in shown:
+            shown[column] = pd.to_numeric(shown[column], errors="coerce").round(decimals)
+            shown = shown.rename(columns={column: label})
+    return shown

@@ -98,7 +98,30 @@ def _panels(frames: Sequence[Frame], host_atoms: int) -> list[dict]:
                     marker=dict(size=sizes[part], color=colors[part], line=dict(width=0.5, color="black")),
                 )
             )
-    return traces
+    return traces + _legend(frames)
+
+
+def _legend(frames: Sequence[Frame]) -> list[dict]:
+    """One legend entry per element shown (Jmol colours), and grey for atoms whose element is undecided."""
+    decided = sorted({int(z) for f in frames for z, m in zip(f.likely_z, f.masked) if not m})
+    entries = [(chemical_symbols[z], _rgb(z)) for z in decided]
+    if any(m for f in frames for m in f.masked):
+        entries.append(("undecided", MASKED_COLOR))
+    return [
+        dict(
+            type="scatter3d",
+            scene="scene",
+            x=[None],
+            y=[None],
+            z=[None],
+            mode="markers",
+            name=name,
+            marker=dict(size=8, color=color),
+            showlegend=True,
+            hoverinfo="skip",
+        )
+        for name, color in entries
+    ]
 
 
 def _panel_layout(frames: Sequence[Frame], columns: int, height: int) -> dict:
@@ -107,7 +130,12 @@ def _panel_layout(frames: Sequence[Frame], columns: int, height: int) -> dict:
     cols = min(columns, max(1, len(frames)))
     title = 30 / (height * rows)  # 30 px above every panel for its title
     hidden = dict(visible=False)
-    layout: dict = dict(height=height * rows, margin=dict(l=0, r=0, t=0, b=0), uirevision="keep-camera")
+    layout: dict = dict(
+        height=height * rows,
+        margin=dict(l=0, r=0, t=0, b=0),
+        uirevision="keep-camera",
+        legend=dict(title=dict(text="element"), itemclick=False, itemdoubleclick=False),
+    )
     layout["annotations"] = []
     for index, frame in enumerate(frames):
         row, col = divmod(index, cols)
@@ -136,10 +164,12 @@ def _panel_layout(frames: Sequence[Frame], columns: int, height: int) -> dict:
 
 
 def _title(frame: Frame) -> str:
+    from pymatgen.core import Composition
+
     symbols = [chemical_symbols[int(z)] for z, m in zip(frame.likely_z, frame.masked) if not m]
-    formula = "".join(f"{s}{symbols.count(s) if symbols.count(s) > 1 else ''}" for s in sorted(set(symbols)))
-    status = " FAILED" if frame.failed else ""
-    return f"#{frame.crystal} {formula or '?'}{status}"
+    formula = Composition(" ".join(symbols)).reduced_formula if symbols else "?"
+    status = " FAILED (reason on the page)" if frame.failed else ""
+    return f"#{frame.crystal} {formula}{status}"
 
 
 def structure_html(

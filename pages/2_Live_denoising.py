@@ -4,7 +4,7 @@ import uuid
 
 import streamlit as st
 
-from backend.app_support import live_figure, services
+from backend.app_support import job_failures, live_figure, services
 from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.views import trajectory_figure
@@ -26,6 +26,19 @@ job_id = st.selectbox("Job", list(labels), index=list(labels).index(job_id), for
 st.query_params["job"] = job_id
 st.caption(f"Link to this job: ?job={job_id}")
 host_atoms = sum(store.get(job_id).params.get("keep", []))  # inpainting: host drawn translucent
+st.caption(
+    "Atoms are coloured by the element the model currently finds most likely (Jmol colours, legend beside the "
+    "figure) and grey while it is still undecided; marker size is the model's confidence in that element."
+    + (" Host atoms are drawn small and translucent, guests opaque." if host_atoms else "")
+)
+if store.get(job_id).kind == "inpaint":
+    st.info(
+        "Inpainting runs RePaint: after every block of j steps the whole state is noised back j steps and "
+        "denoised again (r resamples), so the step counter counts every denoising step, resamples included "
+        "(more than the steps asked for), and the noise level t runs backwards at each block. The host lattice "
+        "and atoms are pinned to the host noised to the current level, so the cell breathes during sampling and "
+        "is the host's own cell again at the end."
+    )
 
 
 @st.fragment(run_every=1.0)
@@ -51,6 +64,9 @@ else:
         st.warning("Job cancelled.")
     else:
         st.success(job.message)
+    failures = job_failures(store, job_id)
+    if failures:
+        st.warning("Crystals that failed, and why: " + "; ".join(failures))
     if job.status in ("failed", "cancelled") and st.button("Run again"):
         try:
             st.query_params["job"] = runner.resubmit(owner, job_id)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from backend.app_support import (
+    for_display,
     job_structures,
     job_zip,
     read_upload_for_viewing,
@@ -84,12 +85,17 @@ with left:
 facts = structure_facts(structure)
 with right:
     st.metric("Formula", facts.formula)
+    st.caption(f"Cell content: {facts.cell_content}")
     st.write(f"**Space group** {facts.space_group}")
     st.write(f"**Lattice** {facts.lattice}")
     st.write(f"**Density** {facts.density:.3f} g/cm³ · **Volume** {facts.volume_per_atom:.2f} Å³/atom")
+    st.write(f"**Charge balance** {facts.charge_balance}")
+    st.write(f"**Closest known phase** {facts.known_phase}")
     for label, (file_name, text) in structure_downloads(structure, name).items():
-        st.download_button(f"Download {label}", text, file_name=file_name, key=f"dl-{label}")
+        st.download_button(f"Download {label}", text, file_name=file_name, key=f"dl-{label}", on_click="ignore")
     if job_id:
-        st.download_button("Download the whole job (zip)", job_zip(store, job_id), file_name=f"{job_id}.zip")
+        st.download_button(
+            "Download the whole job (zip)", job_zip(store, job_id), file_name=f"{job_id}.zip", on_click="ignore"
+        )
 st.subheader("Coordination (CrystalNN)")
-st.dataframe(facts.coordination, hide_index=True)
+st.dataframe(for_display(facts.coordination), hide_index=True)

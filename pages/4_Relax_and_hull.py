@@ -4,7 +4,7 @@ import uuid
 
 import streamlit as st
 
-from backend.app_support import job_zip, relaxation, services
+from backend.app_support import for_display, job_zip, relaxation, services
 from backend.jobs import JobRefused
 from backend.metrics.rates import DEFINITIONS
 from backend.paths import ASSETS
@@ -63,7 +63,7 @@ if job.status != "done":
 
 view = relaxation(store, job.id)
 st.subheader("Results")
-st.dataframe(view.results, hide_index=True)
+st.dataframe(for_display(view.results), hide_index=True)
 rates = view.rates
 st.caption(
     f"Rates over all {rates.requested} crystals the source job was asked for: a crystal that failed generation or "
@@ -90,9 +90,12 @@ st.plotly_chart(e_hull_histogram(view.relaxed.e_above_hull.tolist()), key="histo
 threshold = st.slider("Shortlist: E_above_hull at most (meV/atom)", 0, 300, 100)
 shortlist = view.shortlist(threshold / 1000)
 st.write(f"{len(shortlist)} candidates on the shortlist")
-st.download_button("Download shortlist (CSV)", shortlist.to_csv(index=False), file_name=f"{job.id}_shortlist.csv")
+st.download_button(
+    "Download shortlist (CSV)", shortlist.to_csv(index=False), file_name=f"{job.id}_shortlist.csv", on_click="ignore"
+)
 st.download_button(
     "Download shortlist structures (zip)",
     job_zip(store, job.id, names=[f"{n}_relaxed" for n in shortlist.name]),
     file_name=f"{job.id}_shortlist.zip",
+    on_click="ignore",
 )

@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from backend.app_support import screen_folders, screen_roots, screen_view
+from backend.app_support import for_display, screen_folders, screen_roots, screen_view
 from backend.paths import ASSETS
 from backend.stability import HULL_LABEL
 from backend.stability.figures import e_hull_histogram
@@ -30,7 +30,7 @@ right.plotly_chart(funnel_figure(view.funnel), key="funnel")
 st.caption("Rates over every candidate asked for (failed generation, filter or relaxation: neither valid nor stable)")
 st.dataframe(view.rates.frame(), hide_index=True)
 st.subheader(f"Shortlist ({HULL_LABEL})")
-st.dataframe(view.shortlist, hide_index=True)
+st.dataframe(for_display(view.shortlist), hide_index=True)
 if len(view.shortlist):
     st.plotly_chart(e_hull_histogram(view.shortlist.e_above_hull.astype(float).tolist()), key="ehull")
     links = [f"[{cid}](./Structure_viewer?{urlencode({'screen': name, 'candidate': cid})})" for cid in view.structures]

@@ -91,7 +91,9 @@ def test_viewer_shows_facts_and_downloads(services, generated):
     if not list(store.folder(generated).glob("*.cif")):
         pytest.skip("every crystal of this tiny run failed; nothing to view")
     assert app.metric[0].value
-    assert len(app.get("download_button")) == 4
+    assert len(app.get("download_button")) == 5  # symmetrised CIF, P1 CIF, POSCAR, extxyz, job zip
+    assert any("Charge balance" in m.value for m in app.markdown)
+    assert any("Closest known phase" in m.value for m in app.markdown)
 
 
 def test_relax_and_hull_page(services, generated):

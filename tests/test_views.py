@@ -1,5 +1,7 @@
 """The live view's figures: one scene per crystal, host atoms apart, built once per new frame for all viewers."""
 
+from pathlib import Path
+
 import numpy as np
 
 from backend.app_support import live_figure
@@ -28,9 +30,10 @@ def test_one_scene_per_crystal_with_host_atoms_apart():
     figure = frames_figure([frame(i, 3) for i in range(6)], columns=4, host_atoms=2)
     scenes = {trace.scene for trace in figure.data}
     assert scenes == {"scene", *(f"scene{i}" for i in range(2, 7))}
-    assert len(figure.data) == 6 * 3  # cell edges, translucent host, guests
+    assert len(figure.data) == 6 * 3 + 4  # cell edges, translucent host, guests; legend Li, O, Fe, undecided
     assert [trace.opacity for trace in figure.data[:3]] == [None, 0.35, 1.0]
-    assert [a.text for a in figure.layout.annotations][:2] == ["#0 FeLi2O", "#1 FeLi2O"]  # the masked O is left out
+    assert [t.name for t in figure.data[-4:]] == ["Li", "O", "Fe", "undecided"]
+    assert [a.text for a in figure.layout.annotations][:2] == ["#0 Li2FeO", "#1 Li2FeO"]  # the masked O is left out
     assert figure.layout.height == 2 * 320
 
 
@@ -38,7 +41,7 @@ def test_trajectory_animation_keeps_the_host_apart_in_every_frame():
     by_step = {step: [frame(0, step), frame(1, step)] for step in range(100)}
     figure = trajectory_figure(by_step, max_frames=10, host_atoms=2)
     assert 9 <= len(figure.frames) <= 10 and figure.frames[-1].name == "99"
-    assert all(len(f.data) == 6 for f in figure.frames)
+    assert all(len(f.data) == 6 + 4 for f in figure.frames)  # two crystals' traces and the element legend
 
 
 def test_live_figure_is_built_once_per_new_frame(tmp_path):
@@ -50,3 +53,17 @@ def test_live_figure_is_built_once_per_new_frame(tmp_path):
     assert live_figure(store, job) is first
     store.add_frames(job, [frame(0, 1), frame(1, 1)])
     assert live_figure(store, job) is not first
+
+
+def test_viewer_facts_say_charge_balance_known_phase_and_give_a_symmetrised_cif():
+    from pymatgen.core import Structure
+
+    from backend.app_support import structure_downloads, structure_facts
+
+    olivine = Structure.from_file(Path(__file__).parent / "data" / "hosts" / "LiFePO4_olivine_mp-19017.cif")
+    facts = structure_facts(olivine)
+    assert facts.formula == "LiFePO4" and facts.cell_content.endswith("(28 atoms)")
+    assert facts.charge_balance == "charge-balanced (SMACT, smact14): Li+1 Fe+2 P+5 O-2"
+    assert facts.known_phase.startswith("mp-19017 (LiFePO4), E_above_hull 0.000")
+    name, text = structure_downloads(olivine, "olivine")["CIF (symmetrised, conventional cell)"]
+    assert name == "olivine_symmetrised.cif" and "_symmetry_space_group_name_H-M   Pnma" in text

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from math import gcd
 
 import numpy as np
-from pymatgen.core import Composition, Structure
+from pymatgen.core import Composition, Element, Structure
 
 MIN_DISTANCE = 0.5  # Å
 MIN_VOLUME_PER_ATOM = 0.1  # Å^3
@@ -46,9 +46,17 @@ def structurally_valid(structure: Structure) -> bool:
 def smact_valid(composition: Composition) -> bool:
     """SMACT validity over the smact14 states: some assignment is neutral and passes Pauling's test.
 
-    Same answer as ``smact.screening.smact_validity(..., oxidation_states_set="smact14")`` (a test compares them),
-    found by a depth-first search that prunes partial assignments whose charge the remaining elements can no
-    longer cancel: generated compositions with six or seven elements have millions of combinations.
+    Same answer as ``smact.screening.smact_validity(..., oxidation_states_set="smact14")`` (a test compares them).
+    """
+    return charge_balance(composition) is not None
+
+
+def charge_balance(composition: Composition) -> tuple[tuple[str, int], ...] | None:
+    """The first smact14 oxidation-state assignment that is neutral and passes Pauling's test, or None.
+
+    Single elements and all-metal alloys are valid with no assignment (an empty tuple). Found by a depth-first
+    search that prunes partial assignments whose charge the remaining elements can no longer cancel: generated
+    compositions with six or seven elements have millions of combinations.
     """
     import smact
     from smact.screening import pauling_test
@@ -56,36 +64,44 @@ def smact_valid(composition: Composition) -> bool:
     amounts = {symbol: int(round(n)) for symbol, n in composition.get_el_amt_dict().items()}
     symbols = tuple(amounts)
     if len(symbols) == 1 or all(s in smact.metals for s in symbols):
-        return True
+        return ()
     divisor = 0
     for n in amounts.values():
         divisor = gcd(divisor, n)
     counts = [amounts[s] // max(divisor, 1) for s in symbols]
     space = smact.element_dictionary(symbols)
-    states = [list(space[s].oxidation_states_smact14 or []) for s in symbols]
+    # The same smact14 states with each element's common ones (pymatgen's list) tried first: the verdict is
+    # unchanged, and the assignment shown to a chemist reads Li+1 Fe+2 P+5 O-2 rather than the first neutral oddity.
+    states = [
+        sorted(space[s].oxidation_states_smact14 or [], key=lambda o, s=s: o not in Element(s).common_oxidation_states)
+        for s in symbols
+    ]
     electronegativities = [space[s].pauling_eneg for s in symbols]
     if any(not options for options in states):
-        return False
+        return None
     low = [c * min(o) for c, o in zip(counts, states)]
     high = [c * max(o) for c, o in zip(counts, states)]
     rest_low = [sum(low[k:]) for k in range(len(symbols) + 1)]
     rest_high = [sum(high[k:]) for k in range(len(symbols) + 1)]
 
-    def search(k: int, charge: int, chosen: list[int]) -> bool:
+    def search(k: int, charge: int, chosen: list[int]) -> list[int] | None:
         if k == len(symbols):
             if charge != 0:
-                return False
+                return None
             try:
-                return bool(pauling_test(tuple(chosen), electronegativities))
+                return chosen if pauling_test(tuple(chosen), electronegativities) else None
             except TypeError:  # an element without a Pauling electronegativity: SMACT accepts it
-                return True
+                return chosen
         for state in states[k]:
             total = charge + state * counts[k]
-            if rest_low[k + 1] <= -total <= rest_high[k + 1] and search(k + 1, total, [*chosen, state]):
-                return True
-        return False
+            if rest_low[k + 1] <= -total <= rest_high[k + 1]:
+                found = search(k + 1, total, [*chosen, state])
+                if found is not None:
+                    return found
+        return None
 
-    return search(0, 0, [])
+    found = search(0, 0, [])
+    return None if found is None else tuple(zip(symbols, found))
 
 
 def validity(structure: Structure) -> Validity:
