@@ -351,7 +351,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"crystals requested {rates.requested} (failed generation or relaxation count as neither valid nor stable)")
     for name, rate in rates.rates:
         print(f"{name:<26}{rate.text:>22}")
-    print(statistics_table([s for s in structures if s is not None]).to_string(index=False))
+    print(statistics_table([s for s in structures if s is not None], label="relaxed").to_string(index=False))
     print(f"metrics: {args.folder / 'metrics.csv'} (definitions there), per crystal: metrics_per_crystal.csv")
     return 0
 

@@ -4,7 +4,7 @@ import uuid
 
 import streamlit as st
 
-from backend.app_support import job_failures, live_figure, services
+from backend.app_support import for_display, job_failures, job_table, live_figure, services
 from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.views import trajectory_figure
@@ -47,8 +47,6 @@ def live_view() -> None:
     if not job.active:
         st.rerun()  # switch to the finished view once, then stop polling
     st.progress(job.progress, text=f"{job.status}: {job.message or 'waiting in the queue'}")
-    if st.button("Cancel job"):
-        store.request_cancel(job_id)
     figure = live_figure(store, job_id, host_atoms)
     if figure is not None:
         st.plotly_chart(figure, key="live-figure")
@@ -56,6 +54,10 @@ def live_view() -> None:
 
 job = store.get(job_id)
 if job.active:
+    # Outside the fragment: a button inside it is redrawn every second and swallowed clicks (14 s to land one).
+    if st.button("Cancel job"):
+        store.request_cancel(job_id)
+        st.toast("Cancel requested: the job stops after its current step.")
     live_view()
 else:
     if job.status == "failed":
@@ -64,6 +66,10 @@ else:
         st.warning("Job cancelled.")
     else:
         st.success(job.message)
+    table = job_table(store, job_id)
+    if table is not None:
+        st.dataframe(for_display(table), hide_index=True)
+        st.caption("Relax them on Relax & hull for E_above_hull against the MP hull.")
     failures = job_failures(store, job_id)
     if failures:
         st.warning("Crystals that failed, and why: " + "; ".join(failures))

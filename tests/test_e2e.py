@@ -94,7 +94,7 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     viewer.wait_for_timeout(1500)
     viewer.screenshot(path=shots / "viewer.png")
     with viewer.expect_download() as download:
-        viewer.get_by_role("button", name="Download CIF").click()
+        viewer.get_by_role("button", name="Download CIF (P1, as is)").click()
     cif = tmp_path / download.value.suggested_filename
     download.value.save_as(cif)
     assert "_cell_length_a" in cif.read_text()
@@ -140,3 +140,88 @@ def test_a_killed_server_keeps_finished_jobs_and_fails_the_running_one(browser, 
         second.terminate()
         second.wait(timeout=30)
     assert (data / "jobs" / finished / "summary.csv").is_file()
+
+
+def no_traceback(page) -> None:
+    """Streamlit shows an uncaught exception as an stException block with the traceback."""
+    page.wait_for_timeout(1500)
+    assert page.locator('[data-testid="stException"]').count() == 0, page.url
+    assert "Traceback (most recent call last)" not in page.content(), page.url
+
+
+def test_every_page_with_a_failed_crystal_shows_no_traceback(browser, tmp_path):
+    """Generate -> Live -> Viewer -> Relax & hull -> Inpainting -> Screening, on a job with one failed crystal."""
+    import shutil
+
+    import pandas as pd
+
+    from backend.jobs import JobStore
+    from backend.screening import Screen, ScreenConfig
+
+    data = tmp_path / "data"
+    hosts = Path(__file__).parent / "data" / "hosts"
+    store = JobStore(data)
+    job = store.submit("generate", "seed", {"model": "default", "request": {}})
+    shutil.copy(hosts / "NaCl_mp-22862.cif", store.folder(job) / "0000_NaCl.cif")
+    shutil.copy(hosts / "GaN_mp-830.cif", store.folder(job) / "0001_GaN.cif")
+    pd.DataFrame(
+        {
+            "index": [0, 1, 2],
+            "status": ["ok", "ok", "failed"],
+            "error": ["", "", "lattice diverged at step 45"],
+            "file": ["0000_NaCl.cif", "0001_GaN.cif", ""],
+        }
+    ).to_csv(store.folder(job) / "summary.csv", index=False)
+    store.update(job, status="done", message="2 of 3 crystals generated")
+    Screen(
+        ScreenConfig(
+            out=data / "screens" / "demo",
+            n=2,
+            atoms=4,
+            steps=5,
+            batch_size=2,
+            relax_steps=20,
+            require_charge_neutral=False,
+        )
+    ).run()
+
+    process, url = start_server(data)
+    outside = []
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.on(
+            "request",
+            lambda r: None if r.url.startswith((url, "data:", "blob:", "about:")) else outside.append(r.url),
+        )
+        page = context.new_page()
+        page.goto(f"{url}/Generate")
+        page.get_by_role("button", name="Generate").wait_for(timeout=60_000)
+        no_traceback(page)
+
+        page.goto(f"{url}/Live_denoising?job={job}")
+        page.get_by_text("lattice diverged at step 45").first.wait_for(timeout=60_000)
+        no_traceback(page)
+
+        page.goto(f"{url}/Structure_viewer?job={job}")
+        page.frame_locator("iframe").first.locator("canvas").first.wait_for(timeout=60_000)
+        page.get_by_text("Charge balance").first.wait_for(timeout=30_000)
+        no_traceback(page)
+
+        page.goto(f"{url}/Relax_and_hull")
+        page.get_by_role("button", name="Relax with CHGNet").click()
+        page.get_by_text("Convex hull of").first.wait_for(timeout=240_000)
+        page.get_by_text("crystals the source job was asked for").first.wait_for(timeout=30_000)
+        no_traceback(page)
+
+        page.goto(f"{url}/Inpainting")
+        page.get_by_text("Elements to remove").first.wait_for(timeout=60_000)
+        no_traceback(page)
+
+        page.goto(f"{url}/Screening")
+        page.get_by_text("Shortlist").first.wait_for(timeout=60_000)
+        no_traceback(page)
+        context.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
