@@ -40,13 +40,29 @@ _services_lock = threading.Lock()
 T = TypeVar("T")
 
 
-@lru_cache(maxsize=1)
+_services: tuple[JobStore, JobRunner] | None = None
+
+
 def services() -> tuple[JobStore, JobRunner]:
-    """The server's one job store and worker (data in ``$CRYSTAL_CANVAS_DATA``, default ./data)."""
-    steady_import_path(str(ROOT), str(ROOT / "pages"))
+    """The server's one job store and worker (data in ``$CRYSTAL_CANVAS_DATA``, default ./data).
+
+    Checked and built under one lock: Streamlit runs each session's script in its own thread, and two first
+    visitors at once must not get two workers running the same queue.
+    """
+    global _services
     with _services_lock:
-        store = JobStore(Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data")))
-        return store, JobRunner(store, models_root=models_folder())
+        if _services is None:
+            steady_import_path(str(ROOT), str(ROOT / "pages"))
+            store = JobStore(Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data")))
+            _services = store, JobRunner(store, models_root=models_folder()).start()
+        return _services
+
+
+def reset_services() -> None:
+    """Forget the built services (tests point ``$CRYSTAL_CANVAS_DATA`` elsewhere between modules)."""
+    global _services
+    with _services_lock:
+        _services = None
 
 
 def models_folder() -> Path:
@@ -411,6 +427,8 @@ DISPLAY_COLUMNS = {
 def for_display(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with units in the column names and sensible decimals (no 15-digit floats)."""
     shown = frame.copy()
+    if "reduced_formula" in shown:  # one formula style everywhere: pymatgen's reduced formula
+        shown = shown.drop(columns=["formula"], errors="ignore").rename(columns={"reduced_formula": "formula"})
     for column, (label, decimals) in DISPLAY_COLUMNS.items():
         if column in shown:
             shown[column] = pd.to_numeric(shown[column], errors="coerce").round(decimals)

@@ -22,7 +22,7 @@ def wait_for(store, job_id, statuses=("done", "failed", "cancelled"), timeout=12
 
 @pytest.fixture()
 def runner(tmp_path, default_model):
-    return JobRunner(JobStore(tmp_path / "data"), device="cpu")
+    return JobRunner(JobStore(tmp_path / "data"), device="cpu").start()
 
 
 def test_generation_job_persists_frames_and_files(runner, tmp_path):
@@ -107,7 +107,7 @@ from backend.runtime import configure_threads
 configure_threads()
 from backend.jobs import JobRunner, JobStore
 from backend.sampling import GenerationRequest
-runner = JobRunner(JobStore(sys.argv[1]), device="cpu")
+runner = JobRunner(JobStore(sys.argv[1]), device="cpu").start()
 done = runner.submit_generation("srv", "default", GenerationRequest(n=1, atoms=3, steps=3, seed=0))
 while runner.store.get(done).status != "done":
     time.sleep(0.05)
@@ -198,3 +198,58 @@ def test_fixed_host_relaxation_keeps_the_host_and_moves_the_guests(runner):
         assert row.min_guest_host_distance == pytest.approx(guest_host_clearance(after, tuple(mask)), abs=1e-4)
         checked += 1
     assert checked
+
+
+def test_services_from_eight_threads_build_one_runner(tmp_path, monkeypatch):
+    from backend import app_support
+
+    monkeypatch.setenv("CRYSTAL_CANVAS_DATA", str(tmp_path / "data"))
+    app_support.reset_services()
+    workers_before = sum(t.name == "crystal-canvas-worker" for t in threading.enumerate())
+    barrier, got = threading.Barrier(8), []
+
+    def visit():
+        barrier.wait()
+        got.append(app_support.services())
+
+    threads = [threading.Thread(target=visit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(runner) for _, runner in got}) == 1
+    assert sum(t.name == "crystal-canvas-worker" for t in threading.enumerate()) == workers_before + 1
+    app_support.reset_services()
+
+
+def test_every_job_is_claimed_exactly_once_by_concurrent_workers(tmp_path):
+    stores = [JobStore(tmp_path / "data") for _ in range(2)]  # two stores on one database, as two servers would be
+    ids = {stores[0].submit("generate", f"user{i % 3}", {"i": i}) for i in range(24)}
+    barrier, claimed = threading.Barrier(8), []
+
+    def worker(store):
+        barrier.wait()
+        while (job := store.claim_next()) is not None:
+            claimed.append(job.id)
+
+    threads = [threading.Thread(target=worker, args=(stores[k % 2],)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(ids)  # every job once, none twice
+    assert all(stores[0].get(i).status == "running" for i in ids)
+
+
+def test_queued_jobs_are_taken_round_robin_between_owners(tmp_path):
+    store = JobStore(tmp_path / "data")
+    for i in range(3):
+        store.submit("generate", "ann", {"i": i})
+    for i in range(2):
+        store.submit("generate", "ben", {"i": i})
+    order = []
+    while (job := store.claim_next()) is not None:
+        order.append(job.owner)
+        store.update(job.id, status="done")
+        time.sleep(0.01)  # claims carry their time: the owner served last waits
+    assert order == ["ann", "ben", "ann", "ben", "ann"], order

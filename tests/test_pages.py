@@ -30,7 +30,7 @@ def services(tmp_path_factory):
     from backend import app_support
 
     os.environ["CRYSTAL_CANVAS_DATA"] = str(tmp_path_factory.mktemp("data"))
-    app_support.services.cache_clear()
+    app_support.reset_services()
     return app_support.services()
 
 

@@ -67,3 +67,19 @@ def test_viewer_facts_say_charge_balance_known_phase_and_give_a_symmetrised_cif(
     assert facts.known_phase.startswith("mp-19017 (LiFePO4), E_above_hull 0.000")
     name, text = structure_downloads(olivine, "olivine")["CIF (symmetrised, conventional cell)"]
     assert name == "olivine_symmetrised.cif" and "_symmetry_space_group_name_H-M   Pnma" in text
+
+
+def test_tables_carry_units_one_formula_style_and_few_decimals():
+    import pandas as pd
+
+    from backend.app_support import for_display
+
+    summary = pd.DataFrame(
+        {"formula": ["Li1Fe1O6"], "reduced_formula": ["LiFeO6"], "volume_per_atom": [12.345678901234], "error": [""]}
+    )
+    shown = for_display(summary)
+    assert list(shown.columns) == ["formula", "volume (Å³/atom)", "error"]
+    assert shown.formula[0] == "LiFeO6" and shown["volume (Å³/atom)"][0] == 12.35
+    results = for_display(pd.DataFrame({"e_above_hull": ["0.1234567", ""], "energy_per_atom": [-5.123456789, None]}))
+    assert list(results.columns) == ["E_above_hull (eV/atom)", "E (eV/atom)"]
+    assert results["E_above_hull (eV/atom)"][0] == 0.123

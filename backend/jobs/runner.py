@@ -51,7 +51,12 @@ class JobRunner:
         self.models_root = models_root.resolve() if models_root else None
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="crystal-canvas-worker", daemon=True)
-        self._thread.start()
+
+    def start(self) -> JobRunner:
+        """Start the worker thread (once; a second call does nothing) and return the runner."""
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self._thread.start()
+        return self
 
     # --- submission -------------------------------------------------------------------------
     def _admit(self, owner: str, kind: str, params: dict) -> str:
@@ -111,7 +116,7 @@ class JobRunner:
     # --- worker -----------------------------------------------------------------------------
     def _loop(self) -> None:
         while True:
-            job = self.store.next_queued()
+            job = self.store.claim_next()
             if job is None:
                 self._wake.wait(timeout=1.0)
                 self._wake.clear()
@@ -119,7 +124,7 @@ class JobRunner:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        self.store.update(job.id, status="running", started=time.time(), message="starting")
+        """Run a job :meth:`JobStore.claim_next` has already marked running."""
         try:
             outcome = {"generate": self._generate, "inpaint": self._inpaint, "relax": self._relax}[job.kind](job)
             self.store.update(

@@ -172,13 +172,20 @@ class JobStore:
             rows = self._db.execute(query + " ORDER BY created DESC LIMIT ?", (*args, limit)).fetchall()
         return [_job(r) for r in rows]
 
-    def next_queued(self) -> Job | None:
-        """The oldest queued job of the owner that has waited longest (round-robin between users)."""
+    def claim_next(self) -> Job | None:
+        """Take the next job and mark it running in one statement, so no two workers can run the same job.
+
+        The next job is the oldest queued one of the owner who has waited longest (round-robin between users).
+        """
         with self._lock:
             row = self._db.execute(
-                """SELECT * FROM jobs WHERE status='queued' ORDER BY
-                   (SELECT MAX(COALESCE(j2.started, 0)) FROM jobs j2 WHERE j2.owner = jobs.owner), created
-                   LIMIT 1"""
+                """UPDATE jobs SET status='running', started=?, message='starting'
+                   WHERE status='queued' AND id = (
+                       SELECT id FROM jobs WHERE status='queued' ORDER BY
+                       (SELECT MAX(COALESCE(j2.started, 0)) FROM jobs j2 WHERE j2.owner = jobs.owner), created
+                       LIMIT 1)
+                   RETURNING *""",
+                (time.time(),),
             ).fetchone()
         return _job(row) if row else None
 
