@@ -26,34 +26,33 @@ source = st.radio(
     "Structure from", SOURCES, horizontal=True, index=1 if "screen" in st.query_params else 0, key="source"
 )
 structure, name, job_id = None, "structure", None
+
+
+def pick(label: str, options: list[str], param: str, **kwargs: object) -> str:
+    """A selectbox that starts on the option named in the page's query parameter ``param`` (links open it)."""
+    wanted = st.query_params.get(param)
+    return st.selectbox(label, options, index=options.index(wanted) if wanted in options else 0, **kwargs)
+
+
 if source == "A screen":
     screens = screen_folders()
     if not screens:
         st.info("No screen yet.")
         st.stop()
-    names = list(screens)
-    wanted = st.query_params.get("screen")
-    screen = st.selectbox("Screen", names, index=names.index(wanted) if wanted in names else 0)
+    screen = pick("Screen", list(screens), "screen")
     candidates = screen_view(screens[screen]).structures
     if not candidates:
         st.warning("This screen has no relaxed shortlist candidate yet.")
         st.stop()
-    ids = list(candidates)
-    wanted = st.query_params.get("candidate")
-    name = st.selectbox("Shortlisted candidate (relaxed)", ids, index=ids.index(wanted) if wanted in ids else 0)
+    name = pick("Shortlisted candidate (relaxed)", list(candidates), "candidate")
     structure = candidates[name]
 elif source == "A job":
     jobs = [j for j in store.jobs(limit=100) if j.status == "done"]
     if not jobs:
         st.info("No finished job yet.")
         st.stop()
-    ids = [j.id for j in jobs]
-    wanted = st.query_params.get("job")
-    job_id = st.selectbox(
-        "Job",
-        ids,
-        index=ids.index(wanted) if wanted in ids else 0,
-        format_func=lambda i: f"{i} ({store.get(i).kind}, {store.get(i).message})",
+    job_id = pick(
+        "Job", [j.id for j in jobs], "job", format_func=lambda i: f"{i} ({store.get(i).kind}, {store.get(i).message})"
     )
     st.query_params["job"] = job_id
     structures = job_structures(store, job_id)

@@ -151,27 +151,17 @@ def no_traceback(page) -> None:
 
 def test_every_page_with_a_failed_crystal_shows_no_traceback(browser, tmp_path):
     """Generate -> Live -> Viewer -> Relax & hull -> Inpainting -> Screening, on a job with one failed crystal."""
-    import shutil
-
-    import pandas as pd
+    from generation_folder import DATA, FAILURE, write_generation_folder
 
     from backend.jobs import JobStore
     from backend.screening import Screen, ScreenConfig
 
     data = tmp_path / "data"
-    hosts = Path(__file__).parent / "data" / "hosts"
     store = JobStore(data)
     job = store.submit("generate", "seed", {"model": "default", "request": {}})
-    shutil.copy(hosts / "NaCl_mp-22862.cif", store.folder(job) / "0000_NaCl.cif")
-    shutil.copy(hosts / "GaN_mp-830.cif", store.folder(job) / "0001_GaN.cif")
-    pd.DataFrame(
-        {
-            "index": [0, 1, 2],
-            "status": ["ok", "ok", "failed"],
-            "error": ["", "", "lattice diverged at step 45"],
-            "file": ["0000_NaCl.cif", "0001_GaN.cif", ""],
-        }
-    ).to_csv(store.folder(job) / "summary.csv", index=False)
+    write_generation_folder(
+        store.folder(job), [DATA / "hosts" / "NaCl_mp-22862.cif", DATA / "hosts" / "GaN_mp-830.cif"]
+    )
     store.update(job, status="done", message="2 of 3 crystals generated")
     Screen(
         ScreenConfig(
@@ -199,7 +189,7 @@ def test_every_page_with_a_failed_crystal_shows_no_traceback(browser, tmp_path):
         no_traceback(page)
 
         page.goto(f"{url}/Live_denoising?job={job}")
-        page.get_by_text("lattice diverged at step 45").first.wait_for(timeout=60_000)
+        page.get_by_text(FAILURE).first.wait_for(timeout=60_000)
         no_traceback(page)
 
         page.goto(f"{url}/Structure_viewer?job={job}")

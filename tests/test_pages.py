@@ -174,25 +174,13 @@ def test_screening_page_reads_screens_in_the_data_folder_without_writing(tmp_pat
 def test_relax_and_hull_page_with_a_failed_structure(services):
     """One crystal failed generation, one fails relaxation (overlapping atoms): the page still draws the hull,
     the histogram and the shortlist, and counts both failures in the rates' denominator."""
-    import shutil
-
     import pandas as pd
+    from generation_folder import DATA, write_generation_folder
 
     store, _ = services
-    data = Path(__file__).parent / "data"
     source = store.submit("generate", "frank", {"model": "default", "request": {}})
-    folder = store.folder(source)
-    shutil.copy(data / "hosts" / "NaCl_mp-22862.cif", folder / "0000_NaCl.cif")
-    shutil.copy(data / "hosts" / "LiCoO2_mp-22526.cif", folder / "0001_LiCoO2.cif")
-    shutil.copy(data / "bad" / "overlapping_atoms.cif", folder / "0002_Na2Cl.cif")
-    pd.DataFrame(
-        {
-            "index": [0, 1, 2, 3],
-            "status": ["ok", "ok", "ok", "failed"],
-            "error": ["", "", "", "lattice diverged at step 45"],
-            "file": ["0000_NaCl.cif", "0001_LiCoO2.cif", "0002_Na2Cl.cif", ""],
-        }
-    ).to_csv(folder / "summary.csv", index=False)
+    files = [DATA / "hosts" / "NaCl_mp-22862.cif", DATA / "hosts" / "LiCoO2_mp-22526.cif"]
+    write_generation_folder(store.folder(source), [*files, DATA / "bad" / "overlapping_atoms.cif"])
     store.update(source, status="done", message="3 of 4 crystals")
 
     app = page("4_Relax_and_hull.py")

@@ -336,18 +336,10 @@ def test_inpainted_candidates_relax_around_a_fixed_host(tmp_path):
 
 
 def test_evaluate_counts_a_failed_generation_in_every_denominator(tmp_path):
-    import shutil
+    from generation_folder import write_generation_folder
 
-    for index, name in enumerate(("NaCl_mp-22862", "GaN_mp-830", "LaCl3_mp-22896")):
-        shutil.copy(DATA / "hosts" / f"{name}.cif", tmp_path / f"{index:04d}_{name.split('_')[0]}.cif")
-    pd.DataFrame(
-        {
-            "index": [0, 1, 2, 3],
-            "status": ["ok", "ok", "ok", "failed"],
-            "error": ["", "", "", "lattice diverged at step 45"],
-            "file": ["0000_NaCl.cif", "0001_GaN.cif", "0002_LaCl3.cif", ""],
-        }
-    ).to_csv(tmp_path / "summary.csv", index=False)
+    names = ("NaCl_mp-22862", "GaN_mp-830", "LaCl3_mp-22896")
+    write_generation_folder(tmp_path, [DATA / "hosts" / f"{name}.cif" for name in names])
     run = subprocess.run([*CLI, "evaluate", str(tmp_path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     metrics = pd.read_csv(tmp_path / "metrics.csv").set_index("metric")
