@@ -7,7 +7,8 @@ resuming and the funnel are the same as for a local run.
 
 from __future__ import annotations
 
-from backend.screening import Screen, generate_batch, relax_batch
+from backend.screening.screen import Screen
+from backend.screening.stages import generate_batch, relax_batch
 
 
 def connect(address: str, num_cpus: int | None = None) -> None:

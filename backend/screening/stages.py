@@ -1,0 +1,151 @@
+"""The stages of a screen, each a function of its inputs (Ray runs the same ones), and the log they append to.
+
+Every candidate has an id (``b<batch>-<index>``) and every stage appends one row per candidate to its CSV in
+``OUT/stages/`` with the reason when it is rejected; a rerun reads those files and skips work already written."""
+
+from __future__ import annotations
+
+import csv
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from pymatgen.core import Structure
+
+from backend.screening.config import ScreenConfig
+
+STAGES = ("generate", "filter", "relax")
+STAGE_COLUMNS = {
+    "generate": ["id", "batch", "formula", "n_atoms", "status", "reason"],
+    "filter": ["id", "passed", "reason"],
+    "relax": [
+        "id",
+        "formula",
+        "energy_per_atom",
+        "e_form_per_atom",
+        "e_above_hull",
+        "hull_quality",
+        "hull_missing",
+        "converged",
+        "steps",
+        "error",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    batch: int
+    cif: str
+
+
+class StageLog:
+    """Append-only CSV per stage; what is in it is done and is not redone on a rerun."""
+
+    def __init__(self, out: Path):
+        self.folder = out / "stages"
+        self._lock = threading.Lock()
+
+    def path(self, stage: str) -> Path:
+        return self.folder / f"{stage}.csv"
+
+    def rows(self, stage: str) -> pd.DataFrame:
+        path = self.path(stage)
+        if not path.is_file():
+            return pd.DataFrame(columns=STAGE_COLUMNS[stage])
+        return pd.read_csv(path, keep_default_na=False, dtype={"id": str})
+
+    def done_ids(self, stage: str) -> set[str]:
+        return set(self.rows(stage).id)
+
+    def append(self, stage: str, rows: Iterable[dict]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.path(stage)
+            new = not path.is_file()
+            with path.open("a", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=STAGE_COLUMNS[stage])
+                if new:
+                    writer.writeheader()
+                writer.writerows({k: row.get(k, "") for k in STAGE_COLUMNS[stage]} for row in rows)
+
+
+def batch_seed(config: ScreenConfig, batch: int) -> int:
+    """Each batch has its own seed, so any batch can be (re)generated alone with the same result."""
+    return config.seed * 1_000_003 + batch
+
+
+def generate_batch(config: ScreenConfig, batch: int) -> tuple[list[dict], list[Candidate]]:
+    """Stage 1 for one batch: stage rows for every candidate and the generated ones as CIF text."""
+    from backend.runtime import configure_threads
+
+    configure_threads()  # a Ray worker is a fresh process: same threads, same arithmetic, same crystals
+    from backend.sampling import GenerationRequest, generate, load_model, parse_chemical_system
+
+    size = config.batch_sizes()[batch]
+    request = GenerationRequest(
+        n=size,
+        atoms=config.atoms,
+        chemical_system=parse_chemical_system(config.chemsys) if config.chemsys else None,
+        steps=config.steps,
+        seed=batch_seed(config, batch),
+        guidance=config.guidance,
+        batch_size=size,
+    )
+    result = generate(load_model(config.model, device=config.device), request)
+    rows, candidates = [], []
+    for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
+        cid = f"b{batch:04d}-{index:03d}"
+        if structure is None:
+            rows.append({"id": cid, "batch": batch, "status": "rejected", "reason": failure})
+            continue
+        rows.append(
+            {
+                "id": cid,
+                "batch": batch,
+                "formula": structure.composition.reduced_formula,
+                "n_atoms": len(structure),
+                "status": "ok",
+                "reason": "",
+            }
+        )
+        candidates.append(Candidate(cid, batch, structure.to(fmt="cif")))
+    return rows, candidates
+
+
+def sanity_filter(config: ScreenConfig, candidate: Candidate) -> tuple[bool, str]:
+    """Stage 2: structural validity, minimum distance, optional SMACT charge neutrality."""
+    from backend.metrics import MIN_VOLUME_PER_ATOM, min_distance, smact_valid
+
+    structure = Structure.from_str(candidate.cif, fmt="cif")
+    distance = min_distance(structure)
+    if distance < config.min_distance:
+        return False, f"atoms {distance:.2f} Å apart (< {config.min_distance} Å)"
+    if structure.volume / len(structure) <= MIN_VOLUME_PER_ATOM:
+        return False, "volume per atom too small"
+    if config.require_charge_neutral and not smact_valid(structure.composition):
+        return False, "no charge-neutral oxidation states (SMACT)"
+    return True, ""
+
+
+def relax_batch(config: ScreenConfig, candidates: Sequence[Candidate]) -> list[tuple[dict, str | None]]:
+    """Stage 3 for a group of candidates: relaxation and hull; (stage row, relaxed CIF or None)."""
+    from backend.evaluation import relax_and_assess
+    from backend.relax import chgnet
+
+    structures = [Structure.from_str(c.cif, fmt="cif") for c in candidates]
+    reports = relax_and_assess(
+        [c.id for c in candidates], structures, chgnet(config.device), fmax=config.fmax, steps=config.relax_steps
+    )
+    out = []
+    for report in reports:
+        row = {"id": report.name, **{k: v for k, v in report.row().items() if k in STAGE_COLUMNS["relax"]}}
+        relaxed = report.relax.structure.to(fmt="cif") if report.relax.structure is not None else None
+        out.append((row, relaxed if report.error is None else None))
+    return out
