@@ -196,7 +196,7 @@ def structure_html(
     if labels:
         view.addPropertyLabels("elem", {}, {"fontSize": 11, "showBackground": False, "fontColor": "black"})
     view.zoomTo()
-    return view._make_html()
+    return view.write_html()  # py3Dmol's public API: with no file it returns the HTML
 
 
 def trajectory_figure(
