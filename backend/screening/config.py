@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-
-import tomllib
 
 
 @dataclass(frozen=True)
