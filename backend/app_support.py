@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from pymatgen.core import Structure
 
-from backend.evaluation import requested_outcomes
+from backend.evaluation import read_summary, requested_outcomes
 from backend.jobs import JobRunner, JobStore, latest_frames
 from backend.metrics import BatchRates, batch_rates, statistics_table
 from backend.paths import ROOT
@@ -130,10 +130,9 @@ def job_structures(store: JobStore, job_id: str) -> dict[str, Structure]:
 
 def job_failures(store: JobStore, job_id: str) -> list[str]:
     """Why each failed crystal of a finished generation or inpainting job failed, from its summary.csv."""
-    path = store.folder(job_id) / "summary.csv"
-    if not path.is_file():
+    summary = read_summary(store.folder(job_id))
+    if summary is None:
         return []
-    summary = pd.read_csv(path, keep_default_na=False)
     failed = summary[summary.status != "ok"]
     return [f"#{index}: {error}" for index, error in zip(failed["index"], failed.error)]
 
@@ -184,11 +183,10 @@ def relaxation(store: JobStore, job_id: str) -> Relaxation:
     relaxed = relaxed[[f"{name}_relaxed" in files for name in relaxed.name]]
     structures = tuple(files[f"{name}_relaxed"] for name in relaxed.name)
     source = store.get(job_id).params.get("source")
-    summary_path = store.folder(source) / "summary.csv" if source else None
-    summary = pd.read_csv(summary_path, keep_default_na=False) if summary_path and summary_path.is_file() else None
+    summary = read_summary(store.folder(source)) if source else None
     requested, e_hull = requested_outcomes(results, dict(zip(relaxed.name, structures)), summary)
     _, rates = batch_rates(requested, e_hull)
-    return Relaxation(results, relaxed, structures, rates, statistics_table(list(structures)))
+    return Relaxation(results, relaxed, structures, rates, statistics_table(list(structures), label="relaxed"))
 
 
 def job_zip(store: JobStore, job_id: str, names: list[str] | None = None) -> bytes:

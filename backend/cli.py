@@ -323,14 +323,13 @@ def run_relax(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from backend.evaluation import requested_outcomes
+    from backend.evaluation import read_summary, requested_outcomes
     from backend.metrics import batch_rates, statistics_table
     from backend.structures import StructureFileError, read_structure
 
     if not args.folder.is_dir():
         raise UserError(f"{args.folder} is not a folder")
     results_path = args.folder / "results.csv"
-    summary_path = args.folder / "summary.csv"
     if not results_path.is_file():  # a 'generate' output: relax first, into the same folder
         names, raw = _read_inputs([args.folder])
         _relax_to(names, raw, args.folder, args.fmax, args.steps, args.device)
@@ -341,8 +340,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             relaxed[name] = read_structure(args.folder / f"{name}_relaxed.cif")
         except StructureFileError as exc:
             print(f"error: {name}: {exc}", file=sys.stderr)
-    summary = pd.read_csv(summary_path, keep_default_na=False) if summary_path.is_file() else None
-    structures, e_hull = requested_outcomes(results, relaxed, summary)
+    structures, e_hull = requested_outcomes(results, relaxed, read_summary(args.folder))
     if not structures:
         raise UserError(f"no crystals to evaluate in {args.folder}")
     table, rates = batch_rates(structures, e_hull)

@@ -111,6 +111,12 @@ def write_reports(reports: Sequence[CandidateReport], out: Path) -> pd.DataFrame
     return frame
 
 
+def read_summary(folder: Path) -> pd.DataFrame | None:
+    """A generation or inpainting folder's summary.csv (one row per requested crystal), or None without one."""
+    path = folder / "summary.csv"
+    return pd.read_csv(path, keep_default_na=False) if path.is_file() else None
+
+
 def requested_outcomes(
     results: pd.DataFrame, relaxed: Mapping[str, Structure], summary: pd.DataFrame | None = None
 ) -> tuple[list[Structure | None], list[float]]:
@@ -136,6 +142,7 @@ def requested_outcomes(
 __all__ = [
     "CandidateReport",
     "RelaxProgress",
+    "read_summary",
     "relax_and_assess",
     "requested_outcomes",
     "reports_frame",

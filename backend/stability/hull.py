@@ -14,6 +14,7 @@ as predicted vs -2.066 experiment, -2.297 if corrected twice).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -60,7 +61,8 @@ class HullResult:
         return self.coverage.missing
 
 
-def chemical_system_of(elements: object) -> str:
+def chemical_system_of(elements: Iterable[str]) -> str:
+    """'Fe-Li-O': sorted, each element once."""
     return "-".join(sorted(set(elements)))
 
 
