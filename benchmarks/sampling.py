@@ -18,7 +18,7 @@ configure_threads()
 import torch  # noqa: E402
 
 from backend.sampling import GenerationRequest, load_model  # noqa: E402
-from backend.sampling.engine import build_sampler, conditioning_batch, denoise, sample_prior, schedule  # noqa: E402
+from backend.sampling.engine import build_sampler, conditioning_batch, denoise  # noqa: E402
 from backend.sampling.trajectory import TrajectoryRecorder  # noqa: E402
 
 
@@ -30,11 +30,11 @@ def run_once(model, request: GenerationRequest, hooked: bool) -> tuple[float, in
         started = time.perf_counter()
         if hooked:
             recorder = TrajectoryRecorder()
-            timesteps, dt = schedule(sampler)
-            denoise(sampler, sample_prior(sampler, conditioning), timesteps, dt, callback=recorder)
+            timesteps, dt = sampler.time_grid()
+            denoise(sampler, sampler.prior(conditioning), timesteps, dt, callback=recorder)
             frames = len(recorder.frames)
         else:
-            sampler.sample(conditioning)  # mattergen's PredictorCorrector loop, no recording
+            sampler.predictor_corrector.sample(conditioning)  # mattergen's PredictorCorrector loop, no recording
             frames = 0
         return time.perf_counter() - started, frames
 

@@ -21,8 +21,5 @@ $PIP install $TORCH_SPEC
 $PIP install -c constraints.txt -e ".[dev]"
 # mattergen's wheel pins torch 2.2.1+cu118, numpy<2 and lightning 2.0.6; it runs on the versions above.
 $PIP install --no-deps mattergen==1.0.3
-# The 1.0.3 wheel lacks GemNet's scale factors, which GemNetT reads from its own package folder.
-SITE=$($VENV/bin/python -c "import mattergen, pathlib; print(pathlib.Path(mattergen.__file__).parent)")
-cp assets/mattergen/gemnet-dT.json "$SITE/common/gemnet/gemnet-dT.json"
 echo "$WANT" > "$STAMP"
 echo "Crystal Canvas environment ready in $VENV"

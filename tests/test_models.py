@@ -18,9 +18,9 @@ def _save_published_layout(config_name: str, folder: Path, extra: dict) -> Path:
     """Build a published config with random weights and save it as the hub lays checkpoints out."""
     from hydra.utils import instantiate
 
-    from backend.sampling.compat import patch_mattergen
+    from backend.thirdparty.patches import install
 
-    patch_mattergen()
+    install()
     config = OmegaConf.load(PUBLISHED_CONFIGS / config_name / "config.yaml")
     module = instantiate(config.lightning_module)
     (folder / "checkpoints").mkdir(parents=True)

@@ -150,7 +150,7 @@ def test_deformation_log_matches_scipy(scale):
     """The series near the identity and scipy's fallback farther out both invert the exponential."""
     from scipy.linalg import expm, logm
 
-    from backend.relax.relaxer import deformation_log
+    from backend.thirdparty.ase import deformation_log
 
     rng = np.random.default_rng(1)
     for factor in (1.0, 28.0):  # ASE also takes the log of natoms x F

@@ -110,9 +110,9 @@ def test_invalid_requests_are_refused_with_a_reason(default_model, kwargs, messa
 
 
 def test_empty_triplets_do_not_crash_gemnet():
-    from backend.sampling.compat import patch_mattergen
+    from backend.thirdparty.patches import install
 
-    patch_mattergen()
+    install()
     from mattergen.common.gemnet.layers.efficient import EfficientInteractionBilinear
 
     layer = EfficientInteractionBilinear(emb_size=4, emb_size_interm=3, units_out=5)
@@ -123,7 +123,7 @@ def test_empty_triplets_do_not_crash_gemnet():
 
 def test_denoise_equals_mattergens_own_sampler_for_one_seed(default_model):
     """Our loop (the one with the hook) must be mattergen's PredictorCorrector.sample, step for step."""
-    from backend.sampling.engine import build_sampler, conditioning_batch, denoise, sample_prior, schedule
+    from backend.sampling.engine import build_sampler, conditioning_batch, denoise
 
     request = GenerationRequest(n=3, atoms=6, steps=20, seed=7)
 
@@ -134,10 +134,10 @@ def test_denoise_equals_mattergens_own_sampler_for_one_seed(default_model):
 
     with default_model.lock, torch.no_grad():
         sampler, conditioning = prepared()
-        timesteps, dt = schedule(sampler)
-        ours = denoise(sampler, sample_prior(sampler, conditioning), timesteps, dt)
+        timesteps, dt = sampler.time_grid()
+        ours = denoise(sampler, sampler.prior(conditioning), timesteps, dt)
         sampler, conditioning = prepared()
-        final, mean = sampler.sample(conditioning)
+        final, mean = sampler.predictor_corrector.sample(conditioning)
     assert tuple(ours.failures) == (None,) * request.n  # no crystal failed, so every one is compared
     for key in ("pos", "cell", "atomic_numbers"):
         assert torch.equal(ours.mean_batch[key], mean[key]), key

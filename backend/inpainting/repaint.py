@@ -15,6 +15,7 @@ from pymatgen.core import Element, Structure
 
 from backend.inpainting.request import InvalidHost
 from backend.sampling import StepControl, StepState
+from backend.thirdparty.mattergen import MattergenSampler
 
 
 def repaint_schedule(n_steps: int, jump: int, resample: int) -> list[int]:
@@ -44,7 +45,7 @@ class Pin:
 
     def __init__(
         self,
-        sampler: object,
+        sampler: MattergenSampler,
         host: Structure,
         keep: np.ndarray,
         fixed_types: torch.Tensor,
@@ -52,7 +53,7 @@ class Pin:
         device: str,
         free_elements: Sequence[str] = (),
     ):
-        self.corruption = sampler._multi_corruption
+        self.corruption = sampler.corruption
         self.dt = None
         n_atoms = len(fixed_types)
         per_crystal = torch.arange(n_crystals, device=device)[:, None] * n_atoms

@@ -13,7 +13,7 @@ from backend.inpainting.guests import collision, host_mask, mark_guests
 from backend.inpainting.repaint import Pin, repaint_schedule
 from backend.inpainting.request import InpaintRequest, InpaintResult, InvalidHost
 from backend.sampling import GenerationRequest, LoadedModel, ModelInfo, StepCallback, StepState
-from backend.sampling.engine import chain, conditioning_batch, denoise, sample_prior, sampling_session, to_structures
+from backend.sampling.engine import chain, conditioning_batch, denoise, sampling_session, to_structures
 from backend.sampling.request import allowed_elements
 
 
@@ -102,7 +102,7 @@ def inpaint(
         device = model.info.device
         pin = Pin(sampler, host, keep, torch.tensor(fixed, device=device), request.n, device, request.free_elements)
         pin.dt = dt
-        batch = sample_prior(sampler, conditioning_batch([n_atoms] * request.n, sampling.conditions, device))
+        batch = sampler.prior(conditioning_batch([n_atoms] * request.n, sampling.conditions, device))
         batch = batch.replace(**pin.pinned(batch, schedule_times[0]))
 
         def count(state: StepState) -> None:

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from ase.units import GPa
 from pymatgen.core import Structure
 
 from backend.runtime import TORCH_RNG
-
-EV_PER_A3_PER_GPA = 1 / 160.21766208
+from backend.thirdparty.chgnet import inference_chgnet_class
 
 
 @dataclass(frozen=True)
@@ -44,35 +44,6 @@ class Potential(Protocol):
 
     def evaluate(self, structures: Sequence[Structure]) -> list[Evaluation]:
         """Energies, forces and stresses of several structures in one batched call."""
-
-
-def _inference_chgnet_class() -> type:
-    from chgnet.model.model import CHGNet
-
-    class InferenceCHGNet(CHGNet):
-        """CHGNet whose forces and stresses come from a first-order gradient only.
-
-        CHGNet's ``_compute`` keeps the double-backward graph (``create_graph=True``) that training
-        needs; at inference that doubles the time and triples the memory for identical numbers.
-        """
-
-        def _compute(self, g, *, compute_force=False, compute_stress=False, **kwargs):  # noqa: ANN001, ANN202
-            prediction = super()._compute(g, compute_force=False, compute_stress=False, **kwargs)
-            if not (compute_force or compute_stress):
-                return prediction
-            atoms_per_graph = torch.bincount(g.atom_owners)
-            energy = prediction["e"] * atoms_per_graph if self.is_intensive else prediction["e"]
-            inputs = (list(g.atom_positions) if compute_force else []) + (list(g.strains) if compute_stress else [])
-            grads = torch.autograd.grad(energy.sum(), inputs)
-            n_graphs = len(g.atom_positions)
-            if compute_force:
-                prediction["f"] = [-grad for grad in grads[:n_graphs]]
-            if compute_stress:
-                scale = 1 / g.volumes * 160.21766208
-                prediction["s"] = [s * k for s, k in zip(grads[-n_graphs:], scale)]
-            return prediction
-
-    return InferenceCHGNet
 
 
 class _GraphCache:
@@ -142,7 +113,7 @@ class CHGNetPotential:
         self.batch_size = batch_size or (32 if self.device.startswith("cuda") else 8)
         with TORCH_RNG, contextlib.redirect_stdout(io.StringIO()):  # CHGNet announces itself on every construction
             base = CHGNet.load(verbose=False, use_device="cpu")
-            self.model = _inference_chgnet_class().from_dict(base.as_dict()).to(self.device).eval()
+            self.model = inference_chgnet_class().from_dict(base.as_dict()).to(self.device).eval()
         self.model.graph_converter.set_isolated_atom_response("ignore")
         self.lanes = lanes or default_lanes(self.device)
         self._graph = _GraphCache(self.model.graph_converter)
@@ -159,7 +130,7 @@ class CHGNetPotential:
             Evaluation(
                 energy=float(p["e"]) * len(s),
                 forces=np.asarray(p["f"], dtype=float),
-                stress=np.asarray(p["s"], dtype=float) * EV_PER_A3_PER_GPA,
+                stress=np.asarray(p["s"], dtype=float) * GPa,
             )
             for p, s in zip(predictions, structures)
         ]

@@ -21,6 +21,7 @@ from pymatgen.core import Structure
 
 from backend.relax.potentials import Evaluation, Potential
 from backend.structures import check_structure
+from backend.thirdparty.ase import cell_filter
 
 MAX_VOLUME_CHANGE = 5.0  # a cell that grows or shrinks 5x is exploding, not relaxing
 
@@ -57,42 +58,11 @@ class RelaxProgress:
 ProgressCallback = Callable[[RelaxProgress], None]
 
 
-def deformation_log(matrix: np.ndarray) -> np.ndarray:
-    """Principal logarithm of a 3x3 deformation gradient F (or of a positive multiple c F), as
-    ``scipy.linalg.logm`` gives it.
-
-    The Frechet cell filter takes it twice per FIRE step (of F, and of natoms x F), and scipy's general
-    algorithm spends 0.7 ms of Python on a 3x3 matrix: a third of the time a relaxation holds the
-    interpreter lock outside the network. With s = det(M)^(1/3), log M = ln(s) I + log(M / s), and a
-    relaxation keeps M / s near the identity, where the series log X = 2 atanh(Y), Y = (X - I)(X + I)^-1
-    (odd powers of Y) reaches float64 precision in about ten 3x3 products; farther away scipy does it.
-    """
-    determinant = np.linalg.det(matrix)
-    if determinant > 0:
-        scale = determinant ** (1 / 3)
-        identity = np.eye(3)
-        unimodular = matrix / scale
-        y = (unimodular - identity) @ np.linalg.inv(unimodular + identity)
-        if np.abs(y).sum(axis=0).max() <= 0.2:
-            y2 = y @ y
-            term, total = y, y.copy()
-            for power in range(3, 61, 2):
-                term = term @ y2
-                total += term / power
-                if np.abs(term).max() < 1e-18:
-                    break
-            return 2 * total + np.log(scale) * identity
-    from scipy.linalg import logm
-
-    return logm(matrix)
-
-
 class _Run:
     """One structure's ASE state: atoms, cell filter and optimiser."""
 
     def __init__(self, index: int, structure: Structure, fmax: float, relax_cell: bool, fixed: Sequence[int]):
         from ase.constraints import FixAtoms
-        from ase.filters import FrechetCellFilter
         from ase.optimize import FIRE
         from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -103,9 +73,7 @@ class _Run:
             self.atoms.set_constraint(FixAtoms(indices=list(fixed)))
         target = self.atoms
         if relax_cell:
-            target = FrechetCellFilter(self.atoms)
-            # ASE 3.29 keeps the filter's maths in ``_utility``; elsewhere the attribute is harmless.
-            getattr(target, "_utility", target).logm = deformation_log
+            target = cell_filter(self.atoms)
         self.optimizer = FIRE(target, logfile=None)
         self.optimizer.fmax = fmax
         self.energy = math.nan

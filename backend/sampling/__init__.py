@@ -1,28 +1,20 @@
-"""Diffusion sampling with MatterGen: models, requests, the engine and its per-step hook.
+"""Diffusion sampling with MatterGen: models, requests, the engine and its per-step hook."""
 
-Importing this package installs the pure-torch stand-ins mattergen needs where the compiled
-extensions are missing (see :mod:`backend.sampling.compat`).
-"""
-
-from backend.sampling import compat
-
-compat.install()
-
-from backend.sampling.engine import (  # noqa: E402
+from backend.sampling.engine import (
     GenerationResult,
     StepCallback,
     StepControl,
     StepState,
     generate,
 )
-from backend.sampling.models import (  # noqa: E402
+from backend.sampling.models import (
     PUBLISHED_MODELS,
     LoadedModel,
     ModelInfo,
     ModelUnavailable,
     load_model,
 )
-from backend.sampling.request import (  # noqa: E402
+from backend.sampling.request import (
     GenerationRequest,
     InvalidRequest,
     parse_chemical_system,

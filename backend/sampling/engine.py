@@ -27,6 +27,7 @@ from pymatgen.core import Lattice, Structure
 from backend.runtime import TORCH_RNG
 from backend.sampling.models import LoadedModel
 from backend.sampling.request import GenerationRequest
+from backend.thirdparty.mattergen import MattergenSampler
 
 MASK_TOKEN_OFFSET = 100  # D3PM's absorbing "mask" class sits after the 100 element classes
 VOLUME_PER_ATOM_BOUNDS = (0.01, 500.0)  # Å^3; outside, GemNet's radius graph degenerates
@@ -109,7 +110,7 @@ class DenoiseOutcome:
 
 
 def denoise(
-    sampler: object,
+    sampler: MattergenSampler,
     batch: object,
     timesteps: Sequence[float],
     dt: float,
@@ -119,18 +120,13 @@ def denoise(
 ) -> DenoiseOutcome:
     """Reverse diffusion from ``batch`` through ``timesteps`` with mattergen's predictors/correctors.
 
-    ``sampler`` is a mattergen ``PredictorCorrector`` (its score function, predictors and correctors
+    ``sampler`` wraps a mattergen ``PredictorCorrector`` (its score function, predictors and correctors
     are used, its loop is not). ``dt`` is the (negative) predictor step; a schedule that goes back up in
     time, as RePaint's does, is followed as given and the callback re-noises the state for it.
     Crystals whose lattice diverges are frozen to a harmless cube and reported as failed, so one
     exploding cell never takes the rest of the batch down.
     """
-    from mattergen.diffusion.corruption.multi_corruption import apply
-    from mattergen.diffusion.sampling.pc_sampler import _mask_replace
-
-    corruption = sampler._multi_corruption
-    fields = set(sampler._predictors) | set(sampler._correctors)
-    no_mask: dict[str, None] = {k: None for k in fields}
+    corruption = sampler.corruption
     device = batch["cell"].device
     n_crystals = batch.get_batch_size()
     failed = torch.zeros(n_crystals, dtype=torch.bool, device=device)
@@ -139,28 +135,11 @@ def denoise(
     dt_tensor = torch.tensor(dt, device=device)
     for i, t_value in enumerate(timesteps):
         t = torch.full((n_crystals,), float(t_value), device=device)
-        batch_idx = corruption._get_batch_indices(batch)
-        for _ in range(sampler._n_steps_corrector if sampler._correctors else 0):
-            batch = _guard(batch, failed, failures, step=i)
-            score = sampler._score_fn(batch, t)
-            samples_means = apply(
-                fns={k: c.step_given_score for k, c in sampler._correctors.items()},
-                broadcast={"t": t, "dt": dt_tensor},
-                x=batch,
-                score=score,
-                batch_idx=batch_idx,
-            )
-            batch, mean_batch = _mask_replace(samples_means, batch, mean_batch, no_mask)
-        batch = _guard(batch, failed, failures, step=i)
-        score = sampler._score_fn(batch, t)
-        samples_means = apply(
-            fns={k: p.update_given_score for k, p in sampler._predictors.items()},
-            x=batch,
-            score=score,
-            broadcast={"t": t, "batch": batch, "dt": dt_tensor},
-            batch_idx=batch_idx,
-        )
-        batch, mean_batch = _mask_replace(samples_means, batch, mean_batch, no_mask)
+        for _ in range(sampler.corrector_steps):
+            update = sampler.correct(_guard(batch, failed, failures, step=i), mean_batch, t, dt_tensor)
+            batch, mean_batch = update.batch, update.mean_batch
+        update = sampler.predict(_guard(batch, failed, failures, step=i), mean_batch, t, dt_tensor)
+        batch, mean_batch = update.batch, update.mean_batch
         if callback is None:
             continue
         state = StepState(
@@ -171,7 +150,7 @@ def denoise(
             batch_index=batch_index,
             first_crystal=first_crystal,
             batch=batch,
-            atom_logits=score["atomic_numbers"] if "atomic_numbers" in fields else None,
+            atom_logits=update.score["atomic_numbers"] if "atomic_numbers" in sampler.fields else None,
             pos_sigma=_pos_sigma(corruption, batch, t),
             failed=failed.clone(),
         )
@@ -274,7 +253,7 @@ def conditioning_batch(counts: Sequence[int], conditions: dict[str, object], dev
     return collate(graphs).to(device)
 
 
-def build_sampler(model: LoadedModel, request: GenerationRequest) -> object:
+def build_sampler(model: LoadedModel, request: GenerationRequest) -> MattergenSampler:
     """mattergen's guided predictor-corrector with its default sampling settings, for ``request.steps``.
 
     The D3PM atom-type chain must have as many steps as the sampler, so its schedule is rebuilt for the
@@ -309,7 +288,7 @@ def build_sampler(model: LoadedModel, request: GenerationRequest) -> object:
     }
     if atom_types is not None:
         predictors["atomic_numbers"] = partial(D3PMAncestralSamplingPredictor, predict_x0=True)
-    return GuidedPredictorCorrector(
+    guided = GuidedPredictorCorrector(
         diffusion_module=diffusion,
         device=torch.device(model.info.device),
         N=request.steps,
@@ -324,22 +303,13 @@ def build_sampler(model: LoadedModel, request: GenerationRequest) -> object:
         remove_conditioning_fn=SetUnconditionalEmbeddingType(),
         keep_conditioning_fn=SetConditionalEmbeddingType(),
     )
-
-
-def schedule(sampler: object) -> tuple[list[float], float]:
-    """mattergen's uniform time grid from T to eps and its predictor step."""
-    n, t_max, eps = sampler.N, sampler._max_t, sampler._eps_t
-    return torch.linspace(t_max, eps, n).tolist(), -(t_max - eps) / (n - 1)
-
-
-def sample_prior(sampler: object, conditioning: object) -> object:
-    from mattergen.diffusion.sampling.pc_sampler import _sample_prior
-
-    return _sample_prior(sampler._multi_corruption, conditioning, mask=None)
+    return MattergenSampler(guided)
 
 
 @contextmanager
-def sampling_session(model: LoadedModel, request: GenerationRequest) -> Iterator[tuple[object, list[float], float]]:
+def sampling_session(
+    model: LoadedModel, request: GenerationRequest
+) -> Iterator[tuple[MattergenSampler, list[float], float]]:
     """Exclusive, seeded, gradient-free use of ``model``: yields (sampler, timesteps, dt).
 
     The global torch RNG is seeded with ``request.seed`` inside a fork, so runs are reproducible and the
@@ -350,7 +320,7 @@ def sampling_session(model: LoadedModel, request: GenerationRequest) -> Iterator
     with TORCH_RNG, model.lock, torch.random.fork_rng(devices=devices), torch.no_grad():
         torch.manual_seed(request.seed)
         sampler = build_sampler(model, request)
-        timesteps, dt = schedule(sampler)
+        timesteps, dt = sampler.time_grid()
         yield sampler, timesteps, dt
 
 
@@ -372,7 +342,7 @@ def generate(
             conditioning = conditioning_batch(sizes, request.conditions, model.info.device)
             outcome = denoise(
                 sampler,
-                sample_prior(sampler, conditioning),
+                sampler.prior(conditioning),
                 timesteps,
                 dt,
                 callback=callback,

@@ -23,6 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from backend.paths import DEFAULT_MODEL_DIR
 from backend.runtime import TORCH_RNG
+from backend.thirdparty.mattergen import restrict_to_condition_elements
+from backend.thirdparty.patches import install
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +176,7 @@ def _load(name: str, source: str, folder: Path, device: str) -> LoadedModel:
             f"{len(result.missing_keys)} missing and {len(result.unexpected_keys)} unexpected weights "
             f"(first: {(result.missing_keys + result.unexpected_keys)[0]})"
         )
-    from mattergen.denoiser import mask_disallowed_elements
-
-    # mattergen's CLI adds this override; its Python API does not, and without it a chemical-system
-    # condition only nudges the model instead of restricting the elements it may place.
-    module.diffusion_module.model.element_mask_func = mask_disallowed_elements
+    restrict_to_condition_elements(module)
     module = module.to(device).eval()
     info = ModelInfo(
         name=name,
@@ -195,9 +193,7 @@ def _load(name: str, source: str, folder: Path, device: str) -> LoadedModel:
 def _instantiate(module_config: DictConfig) -> torch.nn.Module:
     from hydra.utils import instantiate
 
-    from backend.sampling.compat import patch_mattergen
-
-    patch_mattergen()
+    install()
     try:
         # mattergen prints its install path on first import; keep the CLI's output clean.
         with TORCH_RNG, contextlib.redirect_stdout(io.StringIO()):

@@ -9,6 +9,7 @@ from pymatgen.core.periodic_table import Element
 from pymatgen.symmetry.groups import SpaceGroup
 
 from backend.sampling.models import SCALAR_PROPERTIES, ModelInfo
+from backend.thirdparty.patches import install
 
 MAX_ATOMS = 100
 MAX_ELEMENTS = 7
@@ -29,6 +30,7 @@ class InvalidRequest(ValueError):
 
 def allowed_elements() -> tuple[str, ...]:
     """Elements MatterGen may place (its ``SELECTED_ATOMIC_NUMBERS``: no noble gases or Z > 83 except Th-Pu)."""
+    install()
     from mattergen.common.utils.globals import SELECTED_ATOMIC_NUMBERS
 
     return tuple(Element.from_Z(z).symbol for z in SELECTED_ATOMIC_NUMBERS)
@@ -119,6 +121,7 @@ class GenerationRequest:
             raise InvalidRequest(f"batch size must be at least 1 (got {self.batch_size})")
         if self.guidance < 0:
             raise InvalidRequest(f"guidance factor must be >= 0 (got {self.guidance})")
+        install()
         from mattergen.common.data.num_atoms_distribution import NUM_ATOMS_DISTRIBUTIONS
 
         if self.num_atoms_distribution not in NUM_ATOMS_DISTRIBUTIONS:

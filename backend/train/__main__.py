@@ -9,9 +9,9 @@ from backend.runtime import configure_threads
 
 configure_threads()
 
-from backend.sampling import compat  # noqa: E402
+from backend.thirdparty.patches import install  # noqa: E402
 
-compat.install()
+install()
 
 from backend.train import TrainSettings, export_last, train  # noqa: E402
 

@@ -1,9 +1,11 @@
-"""The pure-torch stand-ins for torch_scatter / torch_sparse against brute-force loops."""
+"""Third-party patches: the pure-torch stand-ins against brute-force loops, and each patch active and checked."""
+
+from pathlib import Path
 
 import pytest
 import torch
 
-from backend.sampling import compat
+from backend.thirdparty import torch_extensions as compat
 
 
 def _reference_scatter(src, index, dim_size, reduce):
@@ -83,8 +85,36 @@ def test_sparse_row_selection_matches_dense_loop():
         assert sorted(got.tolist()) == sorted(want.tolist())
 
 
-def test_install_keeps_numpy_math():
+def test_install_applies_every_patch_and_names_it_once():
     import numpy as np
 
-    compat.install()
+    from backend.thirdparty.patches import install
+
+    active = install()
     assert np.math.factorial(5) == 120
+    assert install() == active  # idempotent: applied once per process
+    for library in ("mattergen 1.0.3", "ase 3.29.0", "chgnet 0.4.2"):
+        assert any(line.startswith(library) for line in active), (library, active)
+    from mattergen.common.gemnet import gemnet
+
+    from backend.thirdparty.mattergen import SCALE_FACTORS_ROOT
+
+    assert (Path(gemnet.MODELS_PROJECT_ROOT) / "common/gemnet/gemnet-dT.json").is_file()
+    assert Path(gemnet.MODELS_PROJECT_ROOT) == SCALE_FACTORS_ROOT
+
+
+def test_a_version_other_than_the_patch_was_written_for_is_said(monkeypatch):
+    from backend.thirdparty import patches
+
+    monkeypatch.setattr(patches, "installed_version", lambda name: "9.9.9")
+    (line,) = patches._checked("ase", "3.29.0", ["fast logm"])
+    assert line == "ase 9.9.9 (patch written for 3.29.0): fast logm"
+
+
+def test_the_cell_filter_uses_the_fast_logarithm():
+    from ase.build import bulk
+
+    from backend.thirdparty.ase import cell_filter, deformation_log
+
+    target = cell_filter(bulk("Cu", cubic=True))
+    assert getattr(target, "_utility", target).logm is deformation_log

@@ -1,23 +1,17 @@
-"""Make mattergen 1.0.3 importable on a modern CPU stack.
+"""Pure-torch stand-ins for ``torch_scatter`` and ``torch_sparse``, as mattergen 1.0.3 uses them.
 
-mattergen imports ``torch_scatter`` and ``torch_sparse``, compiled extensions that PyPI ships only as
-sources (20 minutes to build here, and tied to one torch build). MatterGen uses a handful of their
-functions, all expressible with plain torch. :func:`install` registers pure-torch stand-ins under
-those module names *only when the real extensions cannot be imported*, so a CUDA workstation with the
-real wheels keeps them. It also restores ``numpy.math`` (removed in NumPy 2), which GemNet's basis
-functions call for ``factorial``.
-
-Call :func:`install` before the first ``import mattergen``; ``backend.sampling`` does so on import.
+mattergen imports both, compiled extensions that PyPI ships only as sources (20 minutes to build here,
+and tied to one torch build). MatterGen uses a handful of their functions, all expressible with plain
+torch. :func:`install` registers these stand-ins under those module names *only when the real
+extensions cannot be imported*, so a CUDA workstation with the real wheels keeps them.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import math
 import sys
 import types
 
-import numpy as np
 import torch
 
 _REDUCTIONS = {"sum": "sum", "add": "sum", "mean": "mean", "max": "amax", "min": "amin", "mul": "prod"}
@@ -184,11 +178,9 @@ def _imports_cleanly(name: str) -> bool:
         return False
 
 
-def install() -> dict[str, bool]:
-    """Register the stand-ins where the real extensions are missing; report which are stand-ins."""
-    if not hasattr(np, "math"):
-        np.math = math  # type: ignore[attr-defined]
-    used = {}
+def install() -> list[str]:
+    """Register the stand-ins where the real extensions are missing; return the names now standing in."""
+    standing_in = []
     for name, attrs in (
         (
             "torch_scatter",
@@ -196,30 +188,8 @@ def install() -> dict[str, bool]:
         ),
         ("torch_sparse", dict(SparseTensor=SparseTensor)),
     ):
-        real = _importable(name)
-        if not real:
+        if not _importable(name):
             sys.modules[name] = _module(name, **attrs)
-        used[name] = not real or getattr(sys.modules[name], "__crystal_canvas_stand_in__", False)
-    return used
-
-
-def patch_mattergen() -> None:
-    """Let GemNet survive a graph with edges but no triplets (tiny models, sparse noisy cells).
-
-    ``EfficientInteractionBilinear`` takes ``torch.max`` of the empty triplet index and raises; with no
-    triplets the bilinear sum is exactly zero, which is what this returns instead.
-    """
-    from mattergen.common.gemnet.layers.efficient import EfficientInteractionBilinear
-
-    if getattr(EfficientInteractionBilinear, "__crystal_canvas_patched__", False):
-        return
-    original = EfficientInteractionBilinear.forward
-
-    def forward(self, basis, m, id_reduce, id_ragged_idx):  # noqa: ANN001 - mattergen's signature
-        if id_ragged_idx.numel() == 0:
-            n_edges = basis[0].shape[0]
-            return m.new_zeros((n_edges, self.units_out))
-        return original(self, basis, m, id_reduce, id_ragged_idx)
-
-    EfficientInteractionBilinear.forward = forward
-    EfficientInteractionBilinear.__crystal_canvas_patched__ = True
+        if getattr(sys.modules[name], "__crystal_canvas_stand_in__", False):
+            standing_in.append(name)
+    return standing_in
