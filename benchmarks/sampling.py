@@ -1,6 +1,8 @@
 """Overhead of the engine's per-step hook: our loop with every frame recorded vs mattergen's own sampler.
 
-Same checkpoint, same batch, same seed, run alternately in one process; prints a markdown table row.
+Same checkpoint, same batch, same seed, in one process; the order alternates between repeats (ours first,
+then theirs first) so that neither always runs on a warmer cache. Prints a markdown table row with the
+median and the range of each.
 
     python benchmarks/sampling.py --n 8 --atoms 8 --steps 100 --repeats 5
 """
@@ -51,16 +53,23 @@ def main() -> None:
     request = GenerationRequest(n=args.n, atoms=args.atoms, steps=args.steps, seed=0, chemical_system=("Li", "O"))
     run_once(model, request, hooked=True)  # warm-up (allocator, lazy imports)
     ours, theirs, frames = [], [], 0
-    for _ in range(args.repeats):
-        seconds, frames = run_once(model, request, hooked=True)
-        ours.append(seconds)
-        theirs.append(run_once(model, request, hooked=False)[0])
+    for repeat in range(args.repeats):
+        for hooked in (True, False) if repeat % 2 == 0 else (False, True):
+            seconds, made = run_once(model, request, hooked=hooked)
+            (ours if hooked else theirs).append(seconds)
+            frames = max(frames, made)
     a, b = statistics.median(ours), statistics.median(theirs)
-    print("| device | model params | batch | steps | mattergen loop (s) | engine + recorder (s) | overhead | frames |")
-    print("|---|---|---|---|---|---|---|---|")
+    overheads = sorted(100 * (x / y - 1) for x, y in zip(ours, theirs))
+    print(
+        "| device | model params | batch | steps | repeats | mattergen loop (s), median [range] "
+        "| engine + recorder (s), median [range] | overhead, median [range of pairs] | frames |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     print(
         f"| {model.info.device} ({torch.get_num_threads()} thread) | {model.info.parameters / 1e6:.2f} M | "
-        f"{args.n} x {args.atoms} atoms | {args.steps} | {b:.2f} | {a:.2f} | {100 * (a / b - 1):+.1f} % | {frames} |"
+        f"{args.n} x {args.atoms} atoms | {args.steps} | {args.repeats} "
+        f"| {b:.2f} [{min(theirs):.2f}-{max(theirs):.2f}] | {a:.2f} [{min(ours):.2f}-{max(ours):.2f}] | {100 * (a / b - 1):+.1f} % "
+        f"[{overheads[0]:+.1f} to {overheads[-1]:+.1f} %] | {frames} |"
     )
 
 
