@@ -68,7 +68,8 @@ def main() -> None:
     print(
         f"| {model.info.device} ({torch.get_num_threads()} thread) | {model.info.parameters / 1e6:.2f} M | "
         f"{args.n} x {args.atoms} atoms | {args.steps} | {args.repeats} "
-        f"| {b:.2f} [{min(theirs):.2f}-{max(theirs):.2f}] | {a:.2f} [{min(ours):.2f}-{max(ours):.2f}] | {100 * (a / b - 1):+.1f} % "
+        f"| {b:.2f} [{min(theirs):.2f}-{max(theirs):.2f}] "
+        f"| {a:.2f} [{min(ours):.2f}-{max(ours):.2f}] | {100 * (a / b - 1):+.1f} % "
         f"[{overheads[0]:+.1f} to {overheads[-1]:+.1f} %] | {frames} |"
     )
 
