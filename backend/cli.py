@@ -71,7 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--n", type=_positive_int, default=8, help="number of crystals")
     gen.add_argument("--atoms", type=_positive_int, default=None, help="atoms per cell (default: drawn from MP-20)")
     gen.add_argument("--chemsys", default=None, help="chemical system, e.g. Li-Fe-O")
-    gen.add_argument("--space-group", default=None, help="space group number or symbol (model must support it)")
+    gen.add_argument("--composition", default=None, help="the cell's exact content, e.g. Li2Fe2O4 (fixes the atoms)")
+    gen.add_argument("--formula-units", type=_positive_int, default=1, help="with --composition: repeat it, e.g. 4")
+    gen.add_argument(
+        "--composition-source",
+        choices=["auto", "proposer", "model"],
+        default="auto",
+        help="without --composition: proposed compositions first, or the model's own types (auto: the model's default)",
+    )
+    gen.add_argument("--novelty", type=float, default=0.25, help="proposer: share of compositions absent from MP")
+    gen.add_argument("--space-group", default=None, help="space group number or symbol (any model: see --symmetry)")
+    gen.add_argument("--wyckoff", default="auto", help="with --space-group: 'auto' or sites like 4a:Na,4b:Cl")
+    gen.add_argument(
+        "--symmetry",
+        choices=["auto", "condition", "constrain", "both"],
+        default="auto",
+        help="condition a space-group model, constrain every step, or both (auto: both where the model can)",
+    )
     gen.add_argument("--target", type=_target, action="append", default=[], help="scalar target NAME=VALUE")
     gen.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance factor")
     gen.add_argument("--steps", type=_positive_int, default=1000, help="denoising steps")
@@ -88,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     relax.add_argument("--fmax", type=float, default=0.05, help="force convergence, eV/Å")
     relax.add_argument("--steps", type=_positive_int, default=500, help="maximum FIRE steps")
     relax.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    relax.add_argument(
+        "--keep-symmetry", action="store_true", help="relax within each structure's space group (ASE FixSymmetry)"
+    )
     relax.set_defaults(run=run_relax)
 
     inp = commands.add_parser("inpaint", help="generate guest atoms inside a host framework (CHGGen)")
@@ -138,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--fmax", type=float, default=0.05)
     evaluate.add_argument("--steps", type=_positive_int, default=500)
     evaluate.add_argument("--device", default=None)
+    evaluate.add_argument("--keep-symmetry", action="store_true", help="relax within each crystal's space group")
     evaluate.set_defaults(run=run_evaluate)
     return parser
 
@@ -170,6 +190,7 @@ def _relax_to(
     device: str | None,
     inpainted: bool = False,
     fix_host: bool = False,
+    keep_symmetry: bool = False,
 ):
     from tqdm import tqdm
 
@@ -194,6 +215,7 @@ def _relax_to(
             progress=progress,
             inpainted=inpainted,
             fix_host=fix_host,
+            keep_symmetry=keep_symmetry,
         )
     for report in reports:
         if report.error:
@@ -299,6 +321,10 @@ def run_screen(args: argparse.Namespace) -> int:
             config = ScreenConfig(**{k: v for k, v in flags.items() if v is not None})
     except (OSError, ValueError, TypeError) as exc:
         raise UserError(f"bad screen configuration: {exc}") from None
+    from backend.sampling import parse_composition
+
+    for text in config.compositions:
+        parse_composition(text)  # a bad one is one line now, not a failed batch later
     _prepare_out(config.out)
     started = time.perf_counter()
     funnel = Screen(config).run()
@@ -311,7 +337,9 @@ def run_screen(args: argparse.Namespace) -> int:
 def run_relax(args: argparse.Namespace) -> int:
     _prepare_out(args.out)
     names, structures = _read_inputs(args.inputs)
-    reports, frame = _relax_to(names, structures, args.out, args.fmax, args.steps, args.device)
+    reports, frame = _relax_to(
+        names, structures, args.out, args.fmax, args.steps, args.device, keep_symmetry=args.keep_symmetry
+    )
     ok = sum(r.error is None for r in reports)
     print(
         f"relaxed {ok} of {len(names)} readable structures; results: {args.out / 'results.csv'} "
@@ -332,7 +360,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     results_path = args.folder / "results.csv"
     if not results_path.is_file():  # a 'generate' output: relax first, into the same folder
         names, raw = _read_inputs([args.folder])
-        _relax_to(names, raw, args.folder, args.fmax, args.steps, args.device)
+        _relax_to(names, raw, args.folder, args.fmax, args.steps, args.device, keep_symmetry=args.keep_symmetry)
     results = pd.read_csv(results_path, keep_default_na=False, dtype={"name": str})
     relaxed = {}
     for name in results.name[results.error == ""]:
@@ -355,18 +383,34 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from pymatgen.core import Composition
     from tqdm import tqdm
 
-    from backend.sampling import GenerationRequest, generate, load_model, parse_chemical_system, parse_space_group
+    from backend.sampling import (
+        GenerationRequest,
+        generate,
+        load_model,
+        parse_chemical_system,
+        parse_composition,
+        parse_space_group,
+    )
     from backend.sampling.engine import chain
     from backend.sampling.output import write_generation
     from backend.sampling.trajectory import TrajectoryRecorder
 
+    composition = parse_composition(args.composition, args.formula_units) if args.composition else None
+    if composition and args.atoms is not None and args.atoms != Composition(composition).num_atoms:
+        raise UserError(f"--atoms {args.atoms} contradicts --composition {composition}")
     request = GenerationRequest(
         n=args.n,
         atoms=args.atoms,
+        compositions=(composition,) if composition else (),
+        composition_source=args.composition_source,
+        novelty=args.novelty,
         chemical_system=parse_chemical_system(args.chemsys) if args.chemsys else None,
         space_group=parse_space_group(args.space_group) if args.space_group is not None else None,
+        wyckoff=args.wyckoff,
+        symmetry=args.symmetry,
         targets=tuple(args.target),
         guidance=args.guidance,
         steps=args.steps,

@@ -75,17 +75,21 @@ def relax_and_assess(
     progress: ProgressCallback | None = None,
     inpainted: bool = False,
     fix_host: bool = False,
+    keep_symmetry: bool = False,
 ) -> list[CandidateReport]:
     """Relax every structure in one batch and place each relaxed one on the reference hull.
 
     Inpainted candidates (``inpainted``: their guests carry inpainting's guest labels) get the guest-host clearance
-    reported, and with ``fix_host`` only the guests (and the cell) relax around a fixed host.
+    reported, and with ``fix_host`` only the guests (and the cell) relax around a fixed host. ``keep_symmetry`` relaxes
+    each structure within the space group it starts in.
     """
     masks = [host_mask(s) for s in structures] if inpainted else [()] * len(structures)
     if fix_host and inpainted:
         fixed = [[i for i, is_host in enumerate(mask) if is_host] for mask in masks]
     reports = []
-    results = relax_structures(structures, potential, fmax=fmax, steps=steps, fixed=fixed, progress=progress)
+    results = relax_structures(
+        structures, potential, fmax=fmax, steps=steps, fixed=fixed, progress=progress, keep_symmetry=keep_symmetry
+    )
     for name, result, mask in zip(names, results, masks):
         hull, error = None, result.error
         if result.ok:

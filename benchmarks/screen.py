@@ -22,15 +22,10 @@ from backend.screening import Screen, ScreenConfig  # noqa: E402
 def run(config: ScreenConfig, workers: int | None) -> tuple[float, Screen]:
     screen = Screen(config)
     started = time.perf_counter()
-    if workers is None:
-        screen.run()
-    else:
+    screen.run(num_cpus=workers)
+    if workers is not None:
         import ray
 
-        from backend.screening.distributed import run_on_ray
-
-        run_on_ray(screen, num_cpus=workers)
-        screen.funnel()
         ray.shutdown()
     return time.perf_counter() - started, screen
 

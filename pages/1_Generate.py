@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from backend.app_support import local_models, model_info, models_folder, services
+from backend.compositions.proposer import proposal_table
 from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import (
@@ -14,8 +15,10 @@ from backend.sampling import (
     InvalidRequest,
     ModelUnavailable,
     parse_chemical_system,
+    parse_composition,
     parse_space_group,
 )
+from backend.sampling.composition import default_source, proposals
 from backend.sampling.models import SCALAR_PROPERTIES
 
 st.set_page_config(page_title="Generate - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
@@ -61,7 +64,12 @@ with st.form("generate"):
         help="Elements separated by '-'. Only these elements will be placed.",
     )
     space_group = right.text_input(
-        "Space group (number or symbol)", placeholder="62 or Pnma", disabled=not info.supports("space_group")
+        "Space group (number or symbol)",
+        placeholder="225 or Fm-3m",
+        help="Imposed at every denoising step (any model); a model trained on space groups is also conditioned.",
+    )
+    wyckoff = left.text_input(
+        "Wyckoff sites", value="auto", help="With a space group: 'auto' (chosen by seed) or sites like 4a:Na,4b:Cl."
     )
     targets = {}
     for name in SCALAR_PROPERTIES:
@@ -75,6 +83,26 @@ with st.form("generate"):
         step=0.5,
         help="1: conditional; >1 sharpens conditions at twice the model calls.",
     )
+    composition = left.text_input(
+        "Composition (cell)",
+        placeholder="Li2Fe2O4",
+        help="The cell's exact content; it fixes the number of atoms. Leave empty to let compositions be proposed "
+        "or chosen by the model (below).",
+    )
+    composition_source = right.selectbox(
+        "Without a composition",
+        ["auto", "proposer", "model"],
+        format_func={
+            "auto": f"model's default ({default_source(info)})",
+            "proposer": "propose MP-like compositions first",
+            "model": "the model chooses the atom types",
+        }.get,
+        help="Composition-first: a charge-balanced composition is drawn from Materials Project chemistry for each "
+        "crystal, then the model finds a structure for exactly it.",
+    )
+    novelty = left.number_input(
+        "Novel compositions (share)", value=0.25, step=0.05, help="Proposer: share made by ionic substitution."
+    )
     atoms_from_data = right.checkbox("Draw atom counts from the Alex-MP-20 distribution", value=False)
     # No min/max on the widgets: an out-of-range value would only turn the field red and make Generate do nothing;
     # GenerationRequest.validate says what is wrong instead, in one line.
@@ -83,23 +111,36 @@ with st.form("generate"):
     steps = right.number_input("Denoising steps", value=100, step=1)
     seed = left.number_input("Seed", value=0, step=1)
     submitted = st.form_submit_button("Generate", type="primary")
+    previewed = st.form_submit_button("Preview compositions")
 
-if submitted:
+if submitted or previewed:
     try:
+        cell = parse_composition(composition) if composition.strip() else None
         request = GenerationRequest(
             n=int(n),
-            atoms=None if atoms_from_data else int(atoms),
+            atoms=None if atoms_from_data or cell else int(atoms),
+            compositions=(cell,) if cell else (),
+            composition_source=composition_source,
+            novelty=float(novelty),
             chemical_system=parse_chemical_system(chemsys) if chemsys.strip() else None,
             space_group=parse_space_group(space_group) if space_group.strip() else None,
+            wyckoff=wyckoff.strip() or "auto",
             targets=tuple((k, float(v)) for k, v in targets.items() if v is not None),
             guidance=float(guidance),
             steps=int(steps),
             seed=int(seed),
         )
-        job_id = runner.submit_generation(owner, spec, request.validate(info))
+        request.validate(info)
+        proposed = proposals(request, info)
+        if proposed is not None:
+            st.subheader("Proposed compositions")
+            st.dataframe(proposal_table(proposed), hide_index=True)
+        job_id = runner.submit_generation(owner, spec, request) if submitted else None
     except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
         st.error(str(exc))
     else:
+        if job_id is None:
+            st.stop()
         st.query_params["job"] = job_id
         st.success(f"Job {job_id} submitted.")
         try:

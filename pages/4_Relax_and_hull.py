@@ -35,9 +35,16 @@ with st.form("relax"):
     steps = st.number_input("Maximum steps", min_value=1, max_value=2000, value=500)
     inpainted = store.get(source).kind == "inpaint"
     fix_host = inpainted and st.checkbox("Keep the host atoms fixed (relax guests and cell only)")
+    keep_symmetry = st.checkbox(
+        "Keep each crystal's space group (symmetric relaxation)",
+        help="ASE's FixSymmetry: forces, stress and steps are symmetrised, so numerical noise cannot lower the "
+        "group a symmetry-constrained candidate was generated in. Off: free relaxation.",
+    )
     if st.form_submit_button("Relax with CHGNet", type="primary"):
         try:
-            runner.submit_relaxation(owner, source, float(fmax), int(steps), fix_host=fix_host)
+            runner.submit_relaxation(
+                owner, source, float(fmax), int(steps), fix_host=fix_host, keep_symmetry=keep_symmetry
+            )
         except JobRefused as exc:
             st.error(str(exc))
         st.rerun()

@@ -122,3 +122,12 @@ def test_hull_takes_gga_scale_energies_only():
     assert frame.e_form_per_atom.notna().sum() == frame.source.notna().sum()
     nacl = frame.set_index("formula").loc["NaCl"]  # NaCl's 2024 energy is r2SCAN: the legacy GGA one stands in
     assert nacl.source in ("mp20", "mpts52") and -2.2 < nacl.e_form_per_atom < -2.0
+
+
+def test_sodium_nitride_is_a_formula_not_a_missing_value():
+    from backend.stability.reference import reference_table
+
+    table = reference_table()
+    assert "NaN" in table.mp_formulas
+    assert all(isinstance(formula, str) for formula in table.mp_formulas)
+    assert table.known_phase("NaN") is not None

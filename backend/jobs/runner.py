@@ -39,6 +39,7 @@ def request_from_params(params: dict) -> tuple[str, GenerationRequest]:
     values = {k: v for k, v in params.items() if k != "model"}
     values["chemical_system"] = tuple(values["chemical_system"]) if values.get("chemical_system") else None
     values["targets"] = tuple((name, float(value)) for name, value in values.get("targets", ()))
+    values["compositions"] = tuple(values.get("compositions", ()))
     return params["model"], GenerationRequest(**values)
 
 
@@ -98,10 +99,23 @@ class JobRunner:
         return self._admit(owner, "generate", request_to_params(model, request))
 
     def submit_relaxation(
-        self, owner: str, source_job: str, fmax: float = 0.05, steps: int = 500, fix_host: bool = False
+        self,
+        owner: str,
+        source_job: str,
+        fmax: float = 0.05,
+        steps: int = 500,
+        fix_host: bool = False,
+        keep_symmetry: bool = False,
     ) -> str:
-        """Relax a finished job's crystals; ``fix_host`` keeps an inpainting job's host atoms in place."""
-        params = {"source": source_job, "fmax": fmax, "steps": steps, "fix_host": fix_host}
+        """Relax a finished job's crystals; ``fix_host`` keeps an inpainting job's host atoms in place,
+        ``keep_symmetry`` each crystal's space group."""
+        params = {
+            "source": source_job,
+            "fmax": fmax,
+            "steps": steps,
+            "fix_host": fix_host,
+            "keep_symmetry": keep_symmetry,
+        }
         return self._admit(owner, "relax", params)
 
     def resubmit(self, owner: str, job_id: str) -> str:
@@ -239,6 +253,7 @@ class JobRunner:
             progress=on_progress,
             inpainted=source_job.kind == "inpaint",
             fix_host=job.params.get("fix_host", False),
+            keep_symmetry=job.params.get("keep_symmetry", False),
         )
         write_reports(reports, self.store.folder(job.id))
         skipped = f"; {len(unreadable)} unreadable files skipped" if unreadable else ""

@@ -46,10 +46,10 @@ def unique_mask(structures: Sequence[Structure]) -> list[bool]:
 def _known_structures() -> dict[str, list[str]]:
     """CIF text of every shipped MP-20 and MPTS-52 structure, by reduced formula (parsed only when compared)."""
     grouped: dict[str, list[str]] = defaultdict(list)
-    mp20 = pd.read_csv(MP20_CSV, usecols=["pretty_formula", "cif"])
+    mp20 = pd.read_csv(MP20_CSV, usecols=["pretty_formula", "cif"], keep_default_na=False)
     for formula, cif in zip(mp20.pretty_formula, mp20.cif):
         grouped[Composition(formula).reduced_formula].append(cif)
-    mpts = pd.read_csv(MPTS52_CSV, usecols=["formula", "cif"])
+    mpts = pd.read_csv(MPTS52_CSV, usecols=["formula", "cif"], keep_default_na=False)
     for formula, cif in zip(mpts.formula, mpts.cif):
         grouped[formula].append(cif)
     return grouped

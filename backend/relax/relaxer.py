@@ -23,6 +23,7 @@ from backend.relax.potentials import Evaluation, Potential
 from backend.structures import check_structure
 from backend.thirdparty.ase import cell_filter
 
+SYMPREC = 0.01  # Å, the tolerance FixSymmetry finds the starting space group with
 MAX_VOLUME_CHANGE = 5.0  # a cell that grows or shrinks 5x is exploding, not relaxing
 
 
@@ -61,16 +62,21 @@ ProgressCallback = Callable[[RelaxProgress], None]
 class _Run:
     """One structure's ASE state: atoms, cell filter and optimiser."""
 
-    def __init__(self, index: int, structure: Structure, fmax: float, relax_cell: bool, fixed: Sequence[int]):
-        from ase.constraints import FixAtoms
+    def __init__(
+        self, index: int, structure: Structure, fmax: float, relax_cell: bool, fixed: Sequence[int], symmetric: bool
+    ):
+        from ase.constraints import FixAtoms, FixSymmetry
         from ase.optimize import FIRE
         from pymatgen.io.ase import AseAtomsAdaptor
 
         self.index = index
         self.initial = structure
         self.atoms = AseAtomsAdaptor.get_atoms(structure)
-        if fixed:
-            self.atoms.set_constraint(FixAtoms(indices=list(fixed)))
+        constraints = [FixAtoms(indices=list(fixed))] if fixed else []
+        if symmetric:  # forces, stress and steps symmetrised: numerical noise cannot lower the space group
+            constraints.append(FixSymmetry(self.atoms, symprec=SYMPREC))
+        if constraints:
+            self.atoms.set_constraint(constraints)
         target = self.atoms
         if relax_cell:
             target = cell_filter(self.atoms)
@@ -134,8 +140,12 @@ def relax_structures(
     relax_cell: bool = True,
     fixed: Sequence[Sequence[int]] | None = None,
     progress: ProgressCallback | None = None,
+    keep_symmetry: bool = False,
 ) -> list[RelaxResult]:
-    """Relax positions (and the cell) of every structure until max force < ``fmax`` eV/Å or ``steps``."""
+    """Relax positions (and the cell) of every structure until max force < ``fmax`` eV/Å or ``steps``.
+
+    ``keep_symmetry`` adds ASE's ``FixSymmetry`` (spglib at 0.01 Å): each structure keeps the space group it starts in.
+    """
     results: dict[int, RelaxResult] = {}
     runs: list[_Run] = []
     for index, structure in enumerate(structures):
@@ -143,7 +153,7 @@ def relax_structures(
         if problem:
             results[index] = _failed(index, structure, problem)
             continue
-        runs.append(_Run(index, structure, fmax, relax_cell, fixed[index] if fixed else ()))
+        runs.append(_Run(index, structure, fmax, relax_cell, fixed[index] if fixed else (), keep_symmetry))
     step = 0
     with ThreadPoolExecutor(max_workers=potential.lanes, thread_name_prefix="relax-lane") as lanes:
         while True:

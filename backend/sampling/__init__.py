@@ -1,12 +1,7 @@
 """Diffusion sampling with MatterGen: models, requests, the engine and its per-step hook."""
 
-from backend.sampling.engine import (
-    GenerationResult,
-    StepCallback,
-    StepControl,
-    StepState,
-    generate,
-)
+from backend.sampling.engine import StepCallback, StepControl, StepState
+from backend.sampling.generate import GenerationResult, generate
 from backend.sampling.models import (
     PUBLISHED_MODELS,
     LoadedModel,
@@ -18,6 +13,7 @@ from backend.sampling.request import (
     GenerationRequest,
     InvalidRequest,
     parse_chemical_system,
+    parse_composition,
     parse_space_group,
 )
 
@@ -35,5 +31,6 @@ __all__ = [
     "generate",
     "load_model",
     "parse_chemical_system",
+    "parse_composition",
     "parse_space_group",
 ]

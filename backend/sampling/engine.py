@@ -13,7 +13,7 @@ mattergen's own loop (``PredictorCorrector._denoise``) cannot be used for this: 
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -201,45 +201,19 @@ def _guard(batch: object, failed: torch.Tensor, failures: list[str | None], step
     return batch.replace(cell=cell, pos=pos)
 
 
-@dataclass(frozen=True)
-class GenerationResult:
-    """Structures in request order; ``None`` where that crystal failed (reason in ``failures``)."""
-
-    request: GenerationRequest
-    structures: tuple[Structure | None, ...]
-    failures: tuple[str | None, ...]
-    cancelled: bool
-    seconds: float
-
-    @property
-    def succeeded(self) -> list[tuple[int, Structure]]:
-        return [(i, s) for i, s in enumerate(self.structures) if s is not None]
-
-
-def atom_counts(request: GenerationRequest) -> list[int]:
-    """Atoms per crystal: fixed, or drawn (seeded) from mattergen's Alex-MP-20 histogram."""
-    if request.atoms is not None:
-        return [request.atoms] * request.n
-    from mattergen.common.data.num_atoms_distribution import NUM_ATOMS_DISTRIBUTIONS
-
-    histogram = NUM_ATOMS_DISTRIBUTIONS[request.num_atoms_distribution]
-    if request.chemical_system:
-        histogram = {k: v for k, v in histogram.items() if k >= len(request.chemical_system)}
-    sizes = np.array(list(histogram))
-    weights = np.array(list(histogram.values()), dtype=float)
-    rng = np.random.default_rng(request.seed)
-    return rng.choice(sizes, size=request.n, p=weights / weights.sum()).tolist()
-
-
-def conditioning_batch(counts: Sequence[int], conditions: dict[str, object], device: str) -> object:
-    """Empty ChemGraphs of the requested sizes carrying the condition values, as mattergen's loader makes."""
+def conditioning_batch(
+    counts: Sequence[int], conditions: dict[str, object] | Sequence[dict[str, object]], device: str
+) -> object:
+    """Empty ChemGraphs of the requested sizes carrying the condition values (the same for every crystal, or one
+    dict per crystal), as mattergen's loader makes."""
     from mattergen.common.data.chemgraph import ChemGraph
     from mattergen.common.data.collate import collate
     from mattergen.common.data.transform import SetProperty
 
-    setters = [SetProperty(k, v) for k, v in conditions.items()]
+    per_crystal = [conditions] * len(counts) if isinstance(conditions, dict) else list(conditions)
     graphs = []
-    for n in counts:
+    for n, values in zip(counts, per_crystal):
+        setters = [SetProperty(k, v) for k, v in values.items()]
         graph = ChemGraph(
             pos=torch.full((n, 3), torch.nan),
             cell=torch.full((1, 3, 3), torch.nan),
@@ -253,11 +227,12 @@ def conditioning_batch(counts: Sequence[int], conditions: dict[str, object], dev
     return collate(graphs).to(device)
 
 
-def build_sampler(model: LoadedModel, request: GenerationRequest) -> MattergenSampler:
+def build_sampler(model: LoadedModel, request: GenerationRequest, conditioned: bool | None = None) -> MattergenSampler:
     """mattergen's guided predictor-corrector with its default sampling settings, for ``request.steps``.
 
     The D3PM atom-type chain must have as many steps as the sampler, so its schedule is rebuilt for the
-    requested count (the mask schedule's marginals do not depend on the count). Call under ``model.lock``.
+    requested count (the mask schedule's marginals do not depend on the count). ``conditioned`` (default: the request
+    has conditions) turns classifier-free guidance on. Call under ``model.lock``.
     """
     from hydra.utils import instantiate
     from mattergen.common.diffusion.predictors_correctors import (
@@ -299,7 +274,7 @@ def build_sampler(model: LoadedModel, request: GenerationRequest) -> MattergenSa
             "pos": partial(WrappedLangevinCorrector, max_step_size=1e6, snr=0.4),
             "cell": partial(LatticeLangevinDiffCorrector, max_step_size=1e6, snr=0.2),
         },
-        guidance_scale=request.guidance if request.conditions else 0.0,
+        guidance_scale=request.guidance if (bool(request.conditions) if conditioned is None else conditioned) else 0.0,
         remove_conditioning_fn=SetUnconditionalEmbeddingType(),
         keep_conditioning_fn=SetConditionalEmbeddingType(),
     )
@@ -308,7 +283,7 @@ def build_sampler(model: LoadedModel, request: GenerationRequest) -> MattergenSa
 
 @contextmanager
 def sampling_session(
-    model: LoadedModel, request: GenerationRequest
+    model: LoadedModel, request: GenerationRequest, conditioned: bool | None = None
 ) -> Iterator[tuple[MattergenSampler, list[float], float]]:
     """Exclusive, seeded, gradient-free use of ``model``: yields (sampler, timesteps, dt).
 
@@ -319,49 +294,9 @@ def sampling_session(
     devices = [torch.device(model.info.device)] if model.info.device.startswith("cuda") else []
     with TORCH_RNG, model.lock, torch.random.fork_rng(devices=devices), torch.no_grad():
         torch.manual_seed(request.seed)
-        sampler = build_sampler(model, request)
+        sampler = build_sampler(model, request, conditioned)
         timesteps, dt = sampler.time_grid()
         yield sampler, timesteps, dt
-
-
-def generate(
-    model: LoadedModel,
-    request: GenerationRequest,
-    callback: StepCallback | None = None,
-) -> GenerationResult:
-    """Sample ``request.n`` crystals; same request and device give the same structures."""
-    request.validate(model.info)
-    started = time.perf_counter()
-    counts = atom_counts(request)
-    structures: list[Structure | None] = []
-    failures: list[str | None] = []
-    cancelled = False
-    with sampling_session(model, request) as (sampler, timesteps, dt):
-        for batch_index, first in enumerate(range(0, request.n, request.batch_size)):
-            sizes = counts[first : first + request.batch_size]
-            conditioning = conditioning_batch(sizes, request.conditions, model.info.device)
-            outcome = denoise(
-                sampler,
-                sampler.prior(conditioning),
-                timesteps,
-                dt,
-                callback=callback,
-                batch_index=batch_index,
-                first_crystal=first,
-            )
-            if outcome.cancelled:
-                cancelled = True
-                break
-            batch_structures, batch_failures = to_structures(outcome.mean_batch, outcome.failures)
-            structures += batch_structures
-            failures += batch_failures
-    return GenerationResult(
-        request=request,
-        structures=tuple(structures),
-        failures=tuple(failures),
-        cancelled=cancelled,
-        seconds=time.perf_counter() - started,
-    )
 
 
 def to_structures(batch: object, failures: Sequence[str | None]) -> tuple[list[Structure | None], list[str | None]]:
@@ -382,7 +317,8 @@ def to_structures(batch: object, failures: Sequence[str | None]) -> tuple[list[S
 
 
 def chain(*callbacks: StepCallback | None) -> StepCallback:
-    """Run several callbacks on every step; any may stop, their replacements are merged in order."""
+    """Run several callbacks on every step, in order; any may stop. Each sees the state as the callbacks before it
+    left it (a recorder after a pin records the pinned state), and their replacements are merged in order."""
     active = [c for c in callbacks if c is not None]
 
     def run_all(state: StepState) -> StepControl | None:
@@ -391,7 +327,9 @@ def chain(*callbacks: StepCallback | None) -> StepCallback:
             control = callback(state)
             if isinstance(control, StepControl):
                 stop = stop or control.stop
-                replace.update(control.replace)
+                if control.replace:
+                    replace.update(control.replace)
+                    state = dataclasses.replace(state, batch=state.batch.replace(**control.replace))
         return StepControl(stop=stop, replace=replace) if stop or replace else None
 
     return run_all

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
 from pymatgen.symmetry.groups import SpaceGroup
 
+from backend.compositions.cell import cell_formula
 from backend.sampling.models import SCALAR_PROPERTIES, ModelInfo
 from backend.thirdparty.patches import install
 
 MAX_ATOMS = 100
+COMPOSITION_SOURCES = ("auto", "proposer", "model")
+SYMMETRY_MODES = ("auto", "condition", "constrain", "both")
 MAX_ELEMENTS = 7
 NONNEGATIVE_TARGETS = {
     "dft_band_gap",
@@ -75,9 +79,69 @@ def parse_space_group(text: str | int) -> int:
     return number
 
 
+def cell_histogram(distribution: str) -> dict[int, float]:
+    """mattergen's histogram of training cell sizes (atoms per cell -> share)."""
+    install()
+    from mattergen.common.data.num_atoms_distribution import NUM_ATOMS_DISTRIBUTIONS
+
+    if distribution not in NUM_ATOMS_DISTRIBUTIONS:
+        raise InvalidRequest(f"atom-count distribution must be one of {', '.join(NUM_ATOMS_DISTRIBUTIONS)}")
+    return dict(NUM_ATOMS_DISTRIBUTIONS[distribution])
+
+
+def parse_composition(text: str, formula_units: int = 1) -> str:
+    """``"Li2Fe2O4"`` or ``"LiFePO4"`` x ``formula_units`` -> the cell's content as a formula, in whole atoms.
+
+    Refused in one line: unknown symbols, zero or fractional counts, no atoms.
+    """
+    value = text.strip().replace(" ", "")
+    if not value:
+        raise InvalidRequest("empty composition: give the cell's content, e.g. Li2Fe2O4")
+    for symbol in re.findall(r"[A-Z][a-z]*", value):
+        if not _is_element(symbol):
+            raise InvalidRequest(f"unknown element '{symbol}' in composition '{text}'")
+    if re.search(r"[^A-Za-z0-9().]", value) or not re.match(r"[A-Z(]", value):
+        raise InvalidRequest(f"cannot read composition '{text}': write it like Li2Fe2O4 or Li3Fe2(PO4)3")
+    for symbol, count in re.findall(r"([A-Z][a-z]?)(\d*\.?\d*)", value):
+        if count and float(count) == 0:
+            raise InvalidRequest(f"{symbol} has count 0 in composition '{text}': leave it out or give at least 1")
+    if formula_units < 1:
+        raise InvalidRequest(f"formula units must be at least 1 (got {formula_units})")
+    try:
+        composition = Composition(value) * formula_units
+    except (ValueError, KeyError):
+        raise InvalidRequest(f"cannot read composition '{text}': write it like Li2Fe2O4 or Li3Fe2(PO4)3") from None
+    fractional = [f"{el.symbol}{n:g}" for el, n in composition.items() if abs(n - round(n)) > 1e-6]
+    if fractional:
+        raise InvalidRequest(
+            f"composition '{text}' has fractional counts ({', '.join(fractional)}): give whole atoms per cell"
+        )
+    return cell_formula(composition)
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One batch of crystals to sample. ``atoms=None`` draws atom counts from ``num_atoms_distribution``."""
+    """One batch of crystals to sample. ``atoms=None`` draws atom counts from ``num_atoms_distribution``.
+
+    ``compositions``: cell contents (one for every crystal, or one per crystal); empty lets
+    ``composition_source`` decide: ``proposer`` (composition-first), ``model`` (the model's own atom types) or
+    ``auto`` (the model's default, :func:`backend.sampling.composition.default_source`). A given composition
+    fixes the atom count, and ``atoms`` is then not used.
+
+    ``symmetry`` says what ``space_group`` does: ``condition`` (a model trained on space groups is conditioned),
+    ``constrain`` (every step is projected into the group, any model), ``both``, or ``auto`` (both where the model
+    is conditioned on space groups, else constrain). ``wyckoff`` is ``auto`` or an assignment like ``4a:Na,4b:Cl``.
+    """
+
+    def resolved(self, model: ModelInfo) -> GenerationRequest:
+        """The request with ``symmetry="auto"`` made concrete for ``model``."""
+        if self.symmetry != "auto":
+            return self
+        return replace(self, symmetry="both" if model.supports("space_group") else "constrain")
+
+    @property
+    def constrains_symmetry(self) -> bool:
+        return self.space_group is not None and self.symmetry in ("constrain", "both", "auto")
 
     n: int = 8
     atoms: int | None = 8
@@ -89,6 +153,17 @@ class GenerationRequest:
     seed: int = 0
     batch_size: int = 64
     num_atoms_distribution: str = "ALEX_MP_20"
+    compositions: tuple[str, ...] = ()
+    symmetry: str = "auto"
+    wyckoff: str = "auto"
+    composition_source: str = "auto"
+    composition_method: str = "counts"
+    novelty: float = 0.25
+
+    @property
+    def max_atoms(self) -> int:
+        """The model's range: the largest cell of its training-size histogram (20 for MP-20-trained models)."""
+        return max(cell_histogram(self.num_atoms_distribution))
 
     @property
     def conditions(self) -> dict[str, object]:
@@ -96,7 +171,7 @@ class GenerationRequest:
         values: dict[str, object] = {}
         if self.chemical_system:
             values["chemical_system"] = "-".join(self.chemical_system)
-        if self.space_group is not None:
+        if self.space_group is not None and self.symmetry in ("condition", "both"):
             values["space_group"] = self.space_group
         values.update(dict(self.targets))
         return values
@@ -121,15 +196,13 @@ class GenerationRequest:
             raise InvalidRequest(f"batch size must be at least 1 (got {self.batch_size})")
         if self.guidance < 0:
             raise InvalidRequest(f"guidance factor must be >= 0 (got {self.guidance})")
-        install()
-        from mattergen.common.data.num_atoms_distribution import NUM_ATOMS_DISTRIBUTIONS
-
-        if self.num_atoms_distribution not in NUM_ATOMS_DISTRIBUTIONS:
-            raise InvalidRequest(f"atom-count distribution must be one of {', '.join(NUM_ATOMS_DISTRIBUTIONS)}")
+        cell_histogram(self.num_atoms_distribution)
+        self._validate_compositions(model)
         for name in self.conditions:
             if not model.supports(name):
                 supported = ", ".join(model.conditions) or "nothing (unconditional)"
-                raise InvalidRequest(f"model '{model.name}' cannot condition on {name}; it supports {supported}")
+                hint = " (--symmetry constrain imposes a space group with any model)" if name == "space_group" else ""
+                raise InvalidRequest(f"model '{model.name}' cannot condition on {name}; it supports {supported}{hint}")
         if self.conditions and self.guidance == 0:
             raise InvalidRequest("guidance 0 samples unconditionally and would ignore the conditions: use 1 or more")
         if self.chemical_system:
@@ -148,3 +221,65 @@ class GenerationRequest:
             if name in NONNEGATIVE_TARGETS and value < 0:
                 raise InvalidRequest(f"{name} cannot be negative (got {value})")
         return self
+
+    def _validate_assignment(self) -> None:
+        """A fixed atom count or composition that no Wyckoff assignment of the group holds is refused now."""
+        from backend.symmetry.wyckoff import NoAssignment, assign, feasible_counts
+
+        try:
+            for text in self.compositions:
+                counts = {el.symbol: int(n) for el, n in Composition(parse_composition(text)).items()}
+                assign(self.space_group, sum(counts.values()), counts, self.seed)
+            if not self.compositions and self.atoms is not None:
+                assign(self.space_group, self.atoms, None, self.seed)
+            if not self.compositions and self.atoms is None and not feasible_counts(self.space_group, self.max_atoms):
+                raise NoAssignment(
+                    f"space group {self.space_group} has no Wyckoff assignment of at most {self.max_atoms} atoms"
+                )
+        except NoAssignment as exc:
+            raise InvalidRequest(str(exc)) from None
+
+    def _validate_compositions(self, model: ModelInfo) -> None:
+        if self.symmetry not in SYMMETRY_MODES:
+            raise InvalidRequest(f"symmetry must be one of {', '.join(SYMMETRY_MODES)}")
+        if self.space_group is not None and not 1 <= self.space_group <= 230:
+            raise InvalidRequest(f"space group {self.space_group} is outside 1-230")
+        if self.wyckoff != "auto":
+            if self.space_group is None:
+                raise InvalidRequest("a Wyckoff assignment needs a space group")
+            from backend.symmetry.wyckoff import NoAssignment, parse_assignment
+
+            try:
+                assignment = parse_assignment(self.space_group, self.wyckoff)
+            except NoAssignment as exc:
+                raise InvalidRequest(str(exc)) from None
+            outside = sorted({o.element for o in assignment.orbits} - set(allowed_elements()))
+            if outside:
+                raise InvalidRequest(f"model '{model.name}' cannot place {', '.join(outside)} (not in its element set)")
+        if self.constrains_symmetry and self.wyckoff == "auto":
+            self._validate_assignment()
+        if self.composition_source not in COMPOSITION_SOURCES:
+            raise InvalidRequest(f"composition source must be one of {', '.join(COMPOSITION_SOURCES)}")
+        if self.composition_method not in ("counts", "pin"):
+            raise InvalidRequest("composition method must be counts or pin")
+        if not 0.0 <= self.novelty <= 1.0:
+            raise InvalidRequest(f"novelty must be between 0 and 1 (got {self.novelty})")
+        if not self.compositions:
+            return
+        if len(self.compositions) not in (1, self.n):
+            raise InvalidRequest(f"give one composition or one per crystal ({self.n}), not {len(self.compositions)}")
+        allowed = set(allowed_elements())
+        for text in self.compositions:
+            composition = Composition(parse_composition(text))
+            atoms = int(composition.num_atoms)
+            outside = [el.symbol for el in composition.elements if el.symbol not in allowed]
+            if outside:
+                raise InvalidRequest(f"model '{model.name}' cannot place {', '.join(outside)} (not in its element set)")
+            if atoms > self.max_atoms:
+                raise InvalidRequest(
+                    f"{text} has {atoms} atoms; model '{model.name}' generates at most {self.max_atoms} per cell "
+                    "(give fewer formula units)"
+                )
+            if self.chemical_system and not {el.symbol for el in composition.elements} <= set(self.chemical_system):
+                system = "-".join(self.chemical_system)
+                raise InvalidRequest(f"composition {text} is outside the chemical system {system}")

@@ -17,6 +17,8 @@ class ScreenConfig:
     n: int = 64
     atoms: int | None = 8
     chemsys: str | None = None
+    compositions: tuple[str, ...] = ()  # cell contents, taken in turn by the candidates (fix their atom counts)
+    composition_source: str = "auto"  # without compositions: "proposer", "model" or the model's default
     steps: int = 200
     seed: int = 0
     guidance: float = 1.0
@@ -46,6 +48,9 @@ class ScreenConfig:
             raise ValueError(f"unknown keys in {path}: {', '.join(unknown)}")
         merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
         merged["out"] = Path(merged["out"])
+        if isinstance(merged.get("compositions"), str):
+            merged["compositions"] = [merged["compositions"]]
+        merged["compositions"] = tuple(merged.get("compositions", ()))
         return cls(**merged)
 
 

@@ -71,14 +71,14 @@ class Screen:
         return todo
 
     # --- executors ----------------------------------------------------------------------------
-    def run(self) -> pd.DataFrame:
+    def run(self, num_cpus: int | None = None) -> pd.DataFrame:
         (self.config.out / "generated").mkdir(parents=True, exist_ok=True)
         (self.config.out / "relaxed").mkdir(parents=True, exist_ok=True)
         (self.config.out / "screen.json").write_text(json.dumps(config_dict(self.config), indent=2))
         if self.config.ray_address:
             from backend.screening.distributed import run_on_ray
 
-            run_on_ray(self)
+            run_on_ray(self, num_cpus=num_cpus)  # num_cpus: a local Ray instance's size
         else:
             self._run_local()
         return self.write_results()

@@ -86,12 +86,16 @@ def generate_batch(config: ScreenConfig, batch: int) -> tuple[list[dict], list[C
     from backend.runtime import configure_threads
 
     configure_threads()  # a Ray worker is a fresh process: same threads, same arithmetic, same crystals
-    from backend.sampling import GenerationRequest, generate, load_model, parse_chemical_system
+    from backend.sampling import GenerationRequest, generate, load_model, parse_chemical_system, parse_composition
 
     size = config.batch_sizes()[batch]
+    first = batch * config.batch_size
+    given = [parse_composition(text) for text in config.compositions]
     request = GenerationRequest(
         n=size,
-        atoms=config.atoms,
+        atoms=None if given else config.atoms,
+        compositions=tuple(given[(first + k) % len(given)] for k in range(size)) if given else (),
+        composition_source=config.composition_source,
         chemical_system=parse_chemical_system(config.chemsys) if config.chemsys else None,
         steps=config.steps,
         seed=batch_seed(config, batch),

@@ -159,7 +159,10 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _load() -> ReferenceTable:
-    return ReferenceTable(pd.read_csv(HULL_TABLE, dtype={"amounts": str, "elements": str}))
+    # keep_default_na=False: sodium nitride's formula is "NaN", which pandas would otherwise read as missing
+    return ReferenceTable(
+        pd.read_csv(HULL_TABLE, dtype={"amounts": str, "elements": str}, keep_default_na=False, na_values=[""])
+    )
 
 
 def reference_table() -> ReferenceTable:

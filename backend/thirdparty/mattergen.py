@@ -97,6 +97,10 @@ class MattergenSampler:
 
         return _sample_prior(self.corruption, conditioning, mask=None)
 
+    def score(self, batch: object, t: torch.Tensor) -> object:
+        """The model's per-field scores (for atom types: logits of the clean type, Z = column + 1) at time ``t``."""
+        return self.predictor_corrector._score_fn(batch, t)
+
     def correct(self, batch: object, mean_batch: object, t: torch.Tensor, dt: torch.Tensor) -> Update:
         """One corrector (Langevin) update of every corrected field."""
         pc = self.predictor_corrector
@@ -113,7 +117,7 @@ class MattergenSampler:
         from mattergen.diffusion.corruption.multi_corruption import apply
         from mattergen.diffusion.sampling.pc_sampler import _mask_replace
 
-        score = self.predictor_corrector._score_fn(batch, t)
+        score = self.score(batch, t)
         samples_means = apply(
             fns=fns, broadcast=broadcast, x=batch, score=score, batch_idx=self.corruption._get_batch_indices(batch)
         )

@@ -1,0 +1,1 @@
+"""Compositions before structures: proposing chemically sensible cell contents for composition-first generation."""

@@ -1,0 +1,141 @@
+"""Generating a batch of crystals: atom counts, compositions and conditions per crystal, then the engine's loop."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Composition, Structure
+
+from backend.compositions.cell import cell_formula
+from backend.sampling.composition import ExactComposition, batch_compositions
+from backend.sampling.engine import StepCallback, chain, conditioning_batch, denoise, sampling_session, to_structures
+from backend.sampling.models import LoadedModel
+from backend.sampling.request import GenerationRequest, InvalidRequest, cell_histogram
+from backend.symmetry.projection import SymmetryProjection
+from backend.symmetry.wyckoff import NoAssignment, WyckoffAssignment, assign, feasible_counts, parse_assignment
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """Structures in request order; ``None`` where that crystal failed (reason in ``failures``).
+
+    ``compositions`` holds each crystal's required cell content where one was given or proposed (else empty).
+    """
+
+    request: GenerationRequest
+    structures: tuple[Structure | None, ...]
+    failures: tuple[str | None, ...]
+    cancelled: bool
+    seconds: float
+    compositions: tuple[str, ...] = ()
+
+    @property
+    def succeeded(self) -> list[tuple[int, Structure]]:
+        return [(i, s) for i, s in enumerate(self.structures) if s is not None]
+
+
+def atom_counts(request: GenerationRequest) -> list[int]:
+    """Atoms per crystal: fixed, or drawn (seeded) from mattergen's Alex-MP-20 histogram (among the sizes a
+    constrained space group can hold)."""
+    if request.atoms is not None:
+        return [request.atoms] * request.n
+    histogram = cell_histogram(request.num_atoms_distribution)
+    if request.chemical_system:
+        histogram = {k: v for k, v in histogram.items() if k >= len(request.chemical_system)}
+    if request.constrains_symmetry:
+        feasible = set(feasible_counts(request.space_group, max(histogram)))
+        histogram = {k: v for k, v in histogram.items() if k in feasible}
+    sizes = np.array(list(histogram))
+    weights = np.array(list(histogram.values()), dtype=float)
+    rng = np.random.default_rng(request.seed)
+    return rng.choice(sizes, size=request.n, p=weights / weights.sum()).tolist()
+
+
+def generate(
+    model: LoadedModel,
+    request: GenerationRequest,
+    callback: StepCallback | None = None,
+) -> GenerationResult:
+    """Sample ``request.n`` crystals; same request and device give the same structures.
+
+    With compositions (given or proposed) each crystal has its own size, its composition is held by
+    :class:`~backend.sampling.composition.ExactComposition` on the hook (before ``callback``, which therefore sees
+    the constrained state), and where the model takes a chemical-system condition it is conditioned on its
+    composition's elements. With a space-group constraint each crystal gets a Wyckoff assignment and
+    :class:`~backend.symmetry.projection.SymmetryProjection` projects every step into the group instead.
+    """
+    request = request.validate(model.info).resolved(model.info)
+    started = time.perf_counter()
+    fixed = parse_assignment(request.space_group, request.wyckoff) if request.wyckoff != "auto" else None
+    if fixed is not None:
+        compositions = [Composition(dict(Counter(o.element for o in fixed.orbits for _ in range(o.multiplicity))))]
+        compositions *= request.n
+    else:
+        compositions = batch_compositions(request, model.info)
+    if compositions is None:
+        counts, conditions = atom_counts(request), [request.conditions] * request.n
+        hook = None
+    else:
+        counts = [int(c.num_atoms) for c in compositions]
+        supported = model.info.supports("chemical_system")
+        conditions = [_with_system(request, c.chemical_system, supported) for c in compositions]
+        hook = ExactComposition(compositions, request.composition_method, seed=request.seed)
+    if request.constrains_symmetry:
+        assignments = [fixed] * request.n if fixed else _assignments(request, counts, compositions)
+        counts = [a.n_atoms for a in assignments]
+        hook = SymmetryProjection(assignments)  # holds the types per orbit, composition included
+    structures: list[Structure | None] = []
+    failures: list[str | None] = []
+    cancelled = False
+    with sampling_session(model, request, conditioned=any(conditions)) as (sampler, timesteps, dt):
+        for batch_index, first in enumerate(range(0, request.n, request.batch_size)):
+            last = first + request.batch_size
+            conditioning = conditioning_batch(counts[first:last], conditions[first:last], model.info.device)
+            outcome = denoise(
+                sampler,
+                sampler.prior(conditioning),
+                timesteps,
+                dt,
+                callback=chain(hook, callback),
+                batch_index=batch_index,
+                first_crystal=first,
+            )
+            if outcome.cancelled:
+                cancelled = True
+                break
+            batch_structures, batch_failures = to_structures(outcome.mean_batch, outcome.failures)
+            structures += batch_structures
+            failures += batch_failures
+    return GenerationResult(
+        request=request,
+        structures=tuple(structures),
+        failures=tuple(failures),
+        cancelled=cancelled,
+        seconds=time.perf_counter() - started,
+        compositions=tuple(cell_formula(c) for c in compositions) if compositions else (),
+    )
+
+
+def _assignments(
+    request: GenerationRequest, counts: list[int], compositions: list[Composition] | None
+) -> list[WyckoffAssignment]:
+    """One seeded Wyckoff assignment per crystal for its atom count (and composition, where known)."""
+    out = []
+    for i, n in enumerate(counts):
+        content = {el.symbol: int(k) for el, k in compositions[i].items()} if compositions else None
+        try:
+            out.append(assign(request.space_group, n, content, request.seed * 100_003 + i))
+        except NoAssignment as exc:
+            raise InvalidRequest(str(exc)) from None
+    return out
+
+
+def _with_system(request: GenerationRequest, system: str, supported: bool) -> dict[str, object]:
+    """The request's conditions plus the composition's chemical system, where the model takes one."""
+    values = dict(request.conditions)
+    if supported and "chemical_system" not in values:
+        values["chemical_system"] = system
+    return values

@@ -1,0 +1,137 @@
+"""Wyckoff assignments: which orbits of a space group a crystal's atoms occupy, in the conventional setting.
+
+pyxtal's tables (the International Tables' Wyckoff positions, conventional cells, hexagonal axes for R groups) give,
+for each position, its multiplicity and the affine maps from a generator point (x, y, z) to every member of the
+orbit. An assignment is chosen among pyxtal's combinations compatible with the atom counts (per element where the
+composition is known), reproducibly by seed; special positions without free parameters are used at most once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+MAX_LISTED_ATOMS = 40  # feasible atom counts are listed up to this many atoms
+
+
+class NoAssignment(ValueError):
+    """No Wyckoff assignment fits; ``str(exc)`` is one line for the user (with the feasible atom counts)."""
+
+
+@dataclass(frozen=True)
+class Orbit:
+    """One occupied Wyckoff position: ``multiplicity`` atoms, all of ``element`` (None: the model chooses)."""
+
+    letter: str
+    multiplicity: int
+    element: str | None
+    index: int  # position in pyxtal's list for the group (general position first)
+
+
+@dataclass(frozen=True)
+class WyckoffAssignment:
+    """A crystal's orbits, in atom order: orbit k holds the next ``multiplicity`` atoms."""
+
+    space_group: int
+    orbits: tuple[Orbit, ...]
+
+    @property
+    def n_atoms(self) -> int:
+        return sum(o.multiplicity for o in self.orbits)
+
+    @property
+    def label(self) -> str:
+        """``4a:Na,4b:Cl`` (``4a:?`` where the model chooses the element)."""
+        return ",".join(f"{o.multiplicity}{o.letter}:{o.element or '?'}" for o in self.orbits)
+
+    def to_json(self) -> str:
+        return json.dumps({"space_group": self.space_group, "orbits": [asdict(o) for o in self.orbits]})
+
+    @classmethod
+    def from_json(cls, text: str) -> WyckoffAssignment:
+        data = json.loads(text)
+        return cls(data["space_group"], tuple(Orbit(**o) for o in data["orbits"]))
+
+
+@lru_cache(maxsize=256)
+def group(number: int) -> object:
+    from pyxtal.symmetry import Group
+
+    return Group(number)
+
+
+@lru_cache(maxsize=4096)
+def _combinations(number: int, counts: tuple[int, ...]) -> tuple[tuple[tuple[int, ...], ...], ...]:
+    """pyxtal's Wyckoff combinations for species counts, as position indices per species."""
+    combos = group(number).list_wyckoff_combinations(list(counts))
+    indices = combos[2] if combos and len(combos) > 2 else []
+    return tuple(tuple(tuple(int(i) for i in species) for species in combo) for combo in indices)
+
+
+def feasible_counts(number: int, limit: int = MAX_LISTED_ATOMS) -> list[int]:
+    """Atom counts of the conventional cell that some assignment (one element) reaches."""
+    return [n for n in range(1, limit + 1) if _combinations(number, (n,))]
+
+
+def _refusal(number: int, what: str) -> NoAssignment:
+    feasible = feasible_counts(number)
+    listed = ", ".join(map(str, feasible[:20])) + (" ..." if len(feasible) > 20 else "")
+    symbol = group(number).symbol
+    return NoAssignment(
+        f"no Wyckoff assignment of space group {number} ({symbol}) fits {what}; feasible atom counts "
+        f"(conventional cell): {listed or 'none up to ' + str(MAX_LISTED_ATOMS)}"
+    )
+
+
+def assign(number: int, atoms: int, composition: dict[str, int] | None, seed: int) -> WyckoffAssignment:
+    """A seeded choice among the assignments compatible with ``atoms`` (and with ``composition`` if given)."""
+    if not 1 <= number <= 230:
+        raise NoAssignment(f"space group {number} is outside 1-230")
+    elements = sorted(composition) if composition else [None]
+    counts = tuple(composition[e] for e in elements) if composition else (atoms,)
+    combos = _combinations(number, counts)
+    if not combos:
+        what = " ".join(f"{e}{n}" for e, n in zip(elements, counts)) if composition else f"{atoms} atoms"
+        raise _refusal(number, what)
+    chosen = combos[int(np.random.default_rng(seed).integers(len(combos)))]
+    positions = group(number).Wyckoff_positions
+    orbits = [
+        Orbit(positions[i].letter, int(positions[i].multiplicity), element, i)
+        for element, species in zip(elements, chosen)
+        for i in species
+    ]
+    return WyckoffAssignment(number, tuple(orbits))
+
+
+def has_assignment(number: int, composition: dict[str, int]) -> bool:
+    elements = sorted(composition)
+    return bool(_combinations(number, tuple(composition[e] for e in elements)))
+
+
+def parse_assignment(number: int, text: str) -> WyckoffAssignment:
+    """``"4a:Na,4b:Cl"`` -> the assignment, each letter checked against the group."""
+    positions = {w.letter: (i, w) for i, w in enumerate(group(number).Wyckoff_positions)}
+    orbits = []
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        match = re.fullmatch(r"(\d*)([a-zA-Z])\s*:\s*([A-Z][a-z]?)", part)
+        if not match:
+            raise NoAssignment(f"cannot read Wyckoff site '{part}': write it like 4a:Na")
+        multiplicity, letter, element = match.groups()
+        if letter not in positions:
+            letters = "".join(sorted(positions))
+            raise NoAssignment(f"space group {number} has no Wyckoff position {letter} (it has {letters})")
+        index, wp = positions[letter]
+        if multiplicity and int(multiplicity) != wp.multiplicity:
+            raise NoAssignment(f"Wyckoff position {letter} of space group {number} has multiplicity {wp.multiplicity}")
+        orbits.append(Orbit(letter, int(wp.multiplicity), element, index))
+    if not orbits:
+        raise NoAssignment("empty Wyckoff assignment: write it like 4a:Na,4b:Cl")
+    fixed = [o.letter for o in orbits if not group(number).Wyckoff_positions[o.index].get_dof()]
+    repeated = sorted({letter for letter in fixed if fixed.count(letter) > 1})
+    if repeated:
+        raise NoAssignment(f"Wyckoff position {', '.join(repeated)} has no free parameter and can be occupied once")
+    return WyckoffAssignment(number, tuple(orbits))
