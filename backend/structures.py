@@ -11,6 +11,8 @@ from pymatgen.core import Element, Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from backend.structure_files import unreadable_reason
+
 SYMPREC = 0.1  # Å, spglib tolerance for reporting generated structures
 MAX_ATOMS = 500
 MIN_DISTANCE = 0.5  # Å: closer atoms are overlapping, not bonded
@@ -90,8 +92,8 @@ def read_structure(path: Path) -> Structure:
                 structure = AseAtomsAdaptor.get_structure(read(path, format="extxyz"))
             else:
                 structure = Structure.from_file(path)
-    except Exception as exc:
-        raise StructureFileError(f"{path.name}: {_unreadable_reason(path, exc)}") from None
+    except Exception:  # noqa: BLE001 - every parser failure gets the same plain-words diagnosis
+        raise StructureFileError(f"{path.name}: {unreadable_reason(path)}") from None
     if len(structure) == 0:
         raise StructureFileError(f"{path.name}: the structure has no atoms")
     return structure
@@ -166,21 +168,6 @@ def read_for_viewing(path: Path) -> tuple[Structure, str | None]:
     if not problem.viewable:
         raise StructureFileError(f"{Path(path).name}: {problem.message}")
     return structure, f"{Path(path).name}: {problem.message}. Shown for viewing only; no job will take this file."
-
-
-def _unreadable_reason(path: Path, exc: Exception) -> str:
-    """Say why in the user's terms where the file shows it; the parser's own words otherwise."""
-    head = path.read_bytes()[:65536]
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
-        return "binary data, not a structure file (CIF, POSCAR, extended XYZ or pymatgen JSON)"
-    if path.suffix.lower() == ".cif" and "data_" in text and "_cell_length_a" not in text:
-        return "the CIF has no lattice (_cell_length_a/b/c and _cell_angle_* are missing)"
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"not a readable crystal structure ({reason[:160]})"
 
 
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".json", ".xyz", ".extxyz")

@@ -33,7 +33,7 @@ from backend.structures import StructureFileError, read_checked
 
 DATA = Path(__file__).parent / "data"
 BAD_FILES = {
-    "not_a_structure.cif": "not a readable crystal structure",
+    "not_a_structure.cif": "no data_ block: this is not a CIF",
     "binary_junk.cif": "binary data, not a structure file",
     "empty.cif": "the file is empty",
     "missing_lattice.cif": "the CIF has no lattice",
@@ -67,6 +67,44 @@ def test_bad_files_are_refused_with_one_line(name, message):
             read()
         text = str(caught.value)
         assert text.startswith(f"{name}: ") and message in text and "\n" not in text
+
+
+NACL_POSCAR = """NaCl
+1.0
+5.6 0 0
+0 5.6 0
+0 0 5.6
+Na Cl
+4 4
+Direct
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("short.vasp", NACL_POSCAR + "0 0 0\n0.5 0.5 0\n", "add up to 8 atoms but 2 positions follow"),
+        ("scale.vasp", NACL_POSCAR.replace("1.0", "one", 1) + "0 0 0\n" * 8, "line 2: the scale factor"),
+        ("vector.vasp", NACL_POSCAR.replace("0 5.6 0", "0 5.6") + "0 0 0\n" * 8, "line 4: a lattice vector"),
+        (
+            "atoms.cif",
+            "data_x\n_cell_length_a 5\n_cell_length_b 5\n_cell_length_c 5\n_cell_angle_alpha 90\n"
+            "_cell_angle_beta 90\n_cell_angle_gamma 90\n",
+            "the CIF lists no atoms",
+        ),
+        ("cell.cif", "data_x\n_cell_length_a five\n", "line 2: _cell_length_a has no number (five)"),
+        ("broken.json", '{"lattice": ', "not valid JSON (line 1, column 13)"),
+        ("other.json", '{"molecule": 1}', "JSON without a pymatgen Structure"),
+        ("cell.extxyz", "2\ncomment\nNa 0 0 0\nCl 1 1 1\n", 'line 2 has no Lattice="..."'),
+    ],
+)
+def test_unreadable_files_say_what_is_wrong_in_the_users_terms(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(StructureFileError) as caught:
+        read_checked(path)
+    assert message in str(caught.value), str(caught.value)
+    assert "index" not in str(caught.value) and "Invalid CIF" not in str(caught.value)
 
 
 def test_a_huge_file_is_refused_before_parsing(tmp_path):

@@ -71,10 +71,21 @@ def test_generate_rejects_bad_input_with_a_message(services):
     assert "unknown element 'Qq'" in app.error[0].value
 
 
-def test_generate_disables_conditions_the_model_lacks(services):
+def test_generate_offers_space_groups_and_compositions_for_every_model(services):
     app = page("1_Generate.py")
-    assert app.text_input[1].disabled  # space group: the default model is not conditioned on it
-    assert not app.text_input[0].disabled
+    labels = {t.label: t for t in app.text_input}
+    assert not labels["Space group (number or symbol)"].disabled  # imposed on the hook, no conditioning needed
+    assert not labels["Composition (cell)"].disabled
+
+
+def test_generate_previews_the_proposed_compositions_before_sampling(services):
+    store, _ = services
+    app = page("1_Generate.py")
+    app.button[1].click().run(timeout=120)  # "Preview compositions"
+    assert not app.exception and not app.error
+    table = app.dataframe[0].value
+    assert list(table.columns[:2]) == ["crystal", "cell composition"] and len(table) == 4
+    assert not store.jobs(limit=10)  # a preview submits nothing
 
 
 def test_live_page_shows_the_finished_trajectory(services, generated):

@@ -97,7 +97,9 @@ def test_exploding_lattice_fails_alone(default_model):
     [
         (dict(n=0), "at least 1"),
         (dict(atoms=0), "atoms per cell"),
-        (dict(space_group=62), "cannot condition on space_group"),
+        (dict(space_group=62, symmetry="condition"), "cannot condition on space_group"),
+        (dict(space_group=225, atoms=7), "feasible atom counts"),
+        (dict(space_group=225, wyckoff="4a:He"), "cannot place He"),
         (dict(chemical_system=("He", "Li")), "cannot place He"),
         (dict(chemical_system=("Li", "O"), guidance=0.0), "guidance 0"),
         (dict(chemical_system=("Li", "Fe", "O"), atoms=2), "cannot hold"),
