@@ -8,8 +8,8 @@ import time
 import pandas as pd
 import pytest
 
-from backend import screening
 from backend.screening import Screen, ScreenConfig
+from backend.screening import screen as screen_module
 
 
 def small(out, **extra) -> ScreenConfig:
@@ -76,19 +76,22 @@ def test_killed_screen_resumes_without_redoing_relaxations(tmp_path, monkeypatch
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    before = set(pd.read_csv(relax_csv, dtype={"id": str}).id) if relax_csv.is_file() else set()
+    assert process.returncode == -signal.SIGKILL, "the screen ended before the kill: nothing was interrupted"
+    before = set(pd.read_csv(relax_csv, dtype={"id": str}).id)
+    assert before, "the kill landed before any relaxation was written"
 
     relaxed_now: list[str] = []
-    original = screening.relax_batch
+    original = screen_module.relax_batch
 
     def counting(config, candidates):
         relaxed_now.extend(c.id for c in candidates)
         return original(config, candidates)
 
-    monkeypatch.setattr(screening, "relax_batch", counting)
+    monkeypatch.setattr(screen_module, "relax_batch", counting)  # where Screen looks it up
     config = small(out, relax_batch=1)  # the same screen the killed process ran
     funnel = Screen(config).run()
     assert not before & set(relaxed_now), "a relaxation already written was redone"
+    assert relaxed_now, "the kill landed after the last relaxation: the resume had nothing to do"
     rows = pd.read_csv(relax_csv, dtype={"id": str})
     assert rows.id.is_unique
     assert funnel.input[0] == 8
