@@ -38,22 +38,33 @@ def test_host_is_kept_and_guests_clear_it(default_model, lisi_framework):
     assert clear >= 0.9 * 16, (clear, made, result.failures)
 
 
-def test_repaint_schedule_and_model_calls(default_model, lisi_framework):
+def test_repaint_schedule_and_model_calls(default_model, lisi_framework, monkeypatch):
     assert repaint_schedule(6, 1, 1) == list(range(6))
     assert repaint_schedule(20, 10, 3) == [*range(10)] * 3 + [*range(10, 20)]
+    denoiser = default_model.module.diffusion_module.model
+    counted = {"calls": 0}
+    forward = denoiser.forward
+
+    def counting_forward(*args, **kwargs):
+        counted["calls"] += 1
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(denoiser, "forward", counting_forward)  # counts the network's real evaluations
     plain = inpaint(
         default_model,
         lisi_framework.structure,
         lisi_framework.keep,
         InpaintRequest(guests=(("Li", 8),), n=2, steps=40, jump=1, resample=1),
     )
-    assert plain.model_calls == 2 * 40  # predictor + corrector per step, no jumps
+    assert counted["calls"] == plain.model_calls == 2 * 40  # predictor + corrector per step, no jumps
+    counted["calls"] = 0
     resampled = inpaint(
         default_model,
         lisi_framework.structure,
         lisi_framework.keep,
         InpaintRequest(guests=(("Li", 8),), n=2, steps=40, jump=10, resample=3),
     )
+    assert counted["calls"] == resampled.model_calls
     assert 2.4 <= resampled.model_calls / plain.model_calls <= 3.0
 
 
