@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from pymatgen.core import Structure
 
 from backend.evaluation import read_summary, requested_outcomes
-from backend.jobs import JobRunner, JobStore, latest_frames
+from backend.jobs import JobRunner, JobStore, latest_frames, spec_of
 from backend.metrics import BatchRates, batch_rates, statistics_table
 from backend.paths import ROOT
 from backend.runtime import steady_import_path
@@ -182,7 +182,7 @@ def relaxation(store: JobStore, job_id: str) -> Relaxation:
     files = job_structures(store, job_id)
     relaxed = relaxed[[f"{name}_relaxed" in files for name in relaxed.name]]
     structures = tuple(files[f"{name}_relaxed"] for name in relaxed.name)
-    source = store.get(job_id).params.get("source")
+    source = spec_of(store.get(job_id)).source
     summary = read_summary(store.folder(source)) if source else None
     requested, e_hull = requested_outcomes(results, dict(zip(relaxed.name, structures)), summary)
     _, rates = batch_rates(requested, e_hull)

@@ -5,7 +5,7 @@ import uuid
 import streamlit as st
 
 from backend.app_support import for_display, job_failures, job_table, live_figure, services
-from backend.jobs import JobRefused
+from backend.jobs import InpaintSpec, JobRefused, spec_of
 from backend.paths import ASSETS
 from backend.views import trajectory_figure
 
@@ -25,7 +25,8 @@ if job_id not in labels:
 job_id = st.selectbox("Job", list(labels), index=list(labels).index(job_id), format_func=labels.get)
 st.query_params["job"] = job_id
 st.caption(f"Link to this job: ?job={job_id}")
-host_atoms = sum(store.get(job_id).params.get("keep", []))  # inpainting: host drawn translucent
+spec = spec_of(store.get(job_id))
+host_atoms = spec.host_atoms if isinstance(spec, InpaintSpec) else 0  # inpainting: host drawn translucent
 st.caption(
     "Atoms are coloured by the element the model currently finds most likely (Jmol colours, legend beside the "
     "figure) and grey while it is still undecided; marker size is the model's confidence in that element."

@@ -5,7 +5,7 @@ import uuid
 import streamlit as st
 
 from backend.app_support import for_display, job_zip, relaxation, services
-from backend.jobs import JobRefused
+from backend.jobs import JobRefused, spec_of
 from backend.metrics.rates import DEFINITIONS
 from backend.paths import ASSETS
 from backend.stability import HULL_LABEL, StabilityError
@@ -29,7 +29,7 @@ if not generations:
 source = st.selectbox(
     "Generated structures from job", [j.id for j in generations], format_func=lambda i: f"{i} ({store.get(i).message})"
 )
-relaxations = [j for j in store.jobs(kind="relax", limit=200) if j.params.get("source") == source]
+relaxations = [j for j in store.jobs(kind="relax", limit=200) if spec_of(j).source == source]
 with st.form("relax"):
     fmax = st.number_input("Force tolerance fmax (eV/Å)", min_value=0.001, max_value=1.0, value=0.05)
     steps = st.number_input("Maximum steps", min_value=1, max_value=2000, value=500)

@@ -1,12 +1,13 @@
 """Job store and worker: persistence, recovery after a crash, cancel, failures that stay contained."""
 
+import json
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from backend.jobs import JobRefused, JobRunner, JobStore, latest_frames
+from backend.jobs import GenerateSpec, JobRefused, JobRunner, JobStore, latest_frames
 from backend.sampling import GenerationRequest
 
 
@@ -76,20 +77,42 @@ def idle_runner(root: Path) -> JobRunner:
 def test_queue_cap_per_user(tmp_path):
     runner = idle_runner(tmp_path / "data")
     for seed in range(3):
-        runner._admit("erin", "generate", {"model": "default", "seed": seed})
+        runner._admit("erin", GenerateSpec("default", GenerationRequest(seed=seed)))
     with pytest.raises(JobRefused, match="3 jobs queued or running"):
-        runner._admit("erin", "generate", {"model": "default", "seed": 3})
-    runner._admit("frank", "generate", {"model": "default", "seed": 3})
+        runner._admit("erin", GenerateSpec("default", GenerationRequest(seed=3)))
+    runner._admit("frank", GenerateSpec("default", GenerationRequest(seed=3)))
 
 
 def test_duplicate_submission_is_refused_while_the_first_waits(tmp_path):
     runner = idle_runner(tmp_path / "data")
-    params = {"model": "default", "chemical_system": ("Li", "O"), "seed": 1}
-    first = runner._admit("gina", "generate", params)
+    spec = GenerateSpec("default", GenerationRequest(chemical_system=("Li", "O"), seed=1))
+    first = runner._admit("gina", spec)
     with pytest.raises(JobRefused, match=f"already queued \\(job {first}\\)"):
-        runner._admit("gina", "generate", dict(params))
+        runner._admit("gina", GenerateSpec("default", GenerationRequest(chemical_system=("Li", "O"), seed=1)))
     runner.store.update(first, status="done")
-    runner._admit("gina", "generate", params)
+    runner._admit("gina", spec)
+
+
+def test_every_kind_round_trips_through_the_store(tmp_path):
+    from pymatgen.core import Lattice, Structure
+
+    from backend.inpainting import InpaintRequest
+    from backend.jobs import InpaintSpec, RelaxSpec, spec_of
+
+    runner = idle_runner(tmp_path / "data")
+    host = Structure(Lattice.cubic(4.0), ["Cl", "Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])
+    keep = (True, False, True)
+    specs = [
+        GenerateSpec("default", GenerationRequest(compositions=("Li2Fe2O4",), space_group=225, seed=4)),
+        InpaintSpec("default", host, keep, "Li removed", InpaintRequest(guests=(("Li", 2),), free_elements=("Na",))),
+        RelaxSpec("abc123", fmax=0.02, steps=50, keep_symmetry=True),
+    ]
+    for spec in specs:
+        job = runner.store.get(runner._admit("hana", spec))
+        again = spec_of(job)
+        assert type(again) is type(spec)
+        assert json.loads(json.dumps(again.to_params())) == json.loads(json.dumps(spec.to_params()))
+        assert again == spec or isinstance(spec, InpaintSpec)  # a Structure compares by identity
 
 
 def test_unusable_data_dir_is_reported(tmp_path):

@@ -1,6 +1,7 @@
 """Jobs: persistence (SQLite + job folders) and the server-side worker that runs them."""
 
-from backend.jobs.runner import JobRefused, JobRunner, request_from_params, request_to_params
+from backend.jobs.kinds import GenerateSpec, InpaintSpec, RelaxSpec, spec_of
+from backend.jobs.runner import JobRefused, JobRunner
 from backend.jobs.store import DataDirError, Job, JobStore, latest_frames
 
 __all__ = [
@@ -9,7 +10,9 @@ __all__ = [
     "JobRunner",
     "JobStore",
     "JobRefused",
+    "GenerateSpec",
+    "InpaintSpec",
+    "RelaxSpec",
     "latest_frames",
-    "request_from_params",
-    "request_to_params",
+    "spec_of",
 ]

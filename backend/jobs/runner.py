@@ -12,12 +12,12 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from backend.inpainting import Framework, InpaintRequest, plan_inpainting
+from backend.jobs.kinds import GenerateSpec, InpaintSpec, JobSpec, RelaxSpec, spec_of
 from backend.jobs.store import Job, JobStore
 from backend.sampling import GenerationRequest, StepCallback, StepControl, StepState
 from backend.sampling.trajectory import frames_from_state
@@ -29,18 +29,6 @@ MAX_ACTIVE_PER_OWNER = 3
 
 class JobRefused(Exception):
     """A submission the queue turns down (quota reached, same job already waiting); the message is for the user."""
-
-
-def request_to_params(model: str, request: GenerationRequest) -> dict:
-    return {"model": model, **asdict(request)}
-
-
-def request_from_params(params: dict) -> tuple[str, GenerationRequest]:
-    values = {k: v for k, v in params.items() if k != "model"}
-    values["chemical_system"] = tuple(values["chemical_system"]) if values.get("chemical_system") else None
-    values["targets"] = tuple((name, float(value)) for name, value in values.get("targets", ()))
-    values["compositions"] = tuple(values.get("compositions", ()))
-    return params["model"], GenerationRequest(**values)
 
 
 class JobRunner:
@@ -60,12 +48,13 @@ class JobRunner:
         return self
 
     # --- submission -------------------------------------------------------------------------
-    def _admit(self, owner: str, kind: str, params: dict) -> str:
+    def _admit(self, owner: str, spec: JobSpec) -> str:
         """Store the job unless the owner is at the quota or already has the identical job waiting.
 
         A double click or an impatient resubmit in a classroom would otherwise queue the same batch
         twice and cost everyone behind it the time of one more job.
         """
+        kind, params = spec.kind, spec.to_params()
         stored = json.loads(json.dumps(params))  # as the store gives them back: tuples become lists
         for job in self.store.jobs(owner=owner, kind=kind):
             if job.active and job.params == stored:
@@ -96,7 +85,7 @@ class JobRunner:
 
         self.check_model(model)
         request.validate(load_model(model, device=self.device).info)
-        return self._admit(owner, "generate", request_to_params(model, request))
+        return self._admit(owner, GenerateSpec(model, request))
 
     def submit_relaxation(
         self,
@@ -109,14 +98,7 @@ class JobRunner:
     ) -> str:
         """Relax a finished job's crystals; ``fix_host`` keeps an inpainting job's host atoms in place,
         ``keep_symmetry`` each crystal's space group."""
-        params = {
-            "source": source_job,
-            "fmax": fmax,
-            "steps": steps,
-            "fix_host": fix_host,
-            "keep_symmetry": keep_symmetry,
-        }
-        return self._admit(owner, "relax", params)
+        return self._admit(owner, RelaxSpec(source_job, fmax, steps, fix_host, keep_symmetry))
 
     def resubmit(self, owner: str, job_id: str) -> str:
         """Queue a finished, failed or cancelled job again with the same parameters (e.g. after a crash)."""
@@ -125,7 +107,7 @@ class JobRunner:
             raise JobRefused(f"there is no job {job_id}")
         if job.active:
             raise JobRefused(f"job {job_id} is still {job.status}")
-        return self._admit(owner, job.kind, job.params)
+        return self._admit(owner, spec_of(job))
 
     # --- worker -----------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -140,7 +122,9 @@ class JobRunner:
     def _run(self, job: Job) -> None:
         """Run a job :meth:`JobStore.claim_next` has already marked running."""
         try:
-            outcome = {"generate": self._generate, "inpaint": self._inpaint, "relax": self._relax}[job.kind](job)
+            spec = spec_of(job)
+            run = {"generate": self._generate, "inpaint": self._inpaint, "relax": self._relax}[spec.kind]
+            outcome = run(job, spec)
             self.store.update(
                 job.id, status=outcome, progress=1.0 if outcome == "done" else job.progress, finished=time.time()
             )
@@ -166,12 +150,12 @@ class JobRunner:
 
         return on_step
 
-    def _generate(self, job: Job) -> str:
+    def _generate(self, job: Job, spec: GenerateSpec) -> str:
         from backend.sampling import generate, load_model
         from backend.sampling.output import write_generation
 
-        model_name, request = request_from_params(job.params)
-        model = load_model(model_name, device=self.device)
+        request = spec.request
+        model = load_model(spec.model, device=self.device)
         batches = -(-request.n // request.batch_size)
         result = generate(model, request, callback=self._step_recorder(job, request.steps * batches, request.steps))
         if result.cancelled:
@@ -188,29 +172,15 @@ class JobRunner:
         self.check_model(model)
         info = load_model(model, device=self.device).info
         plan_inpainting(info, framework.structure, np.array(framework.keep), request)
-        params = {
-            "model": model,
-            # pymatgen's dict, not CIF: a CIF read back is regrouped by element, and ``keep`` indexes the sites
-            "host": framework.structure.as_dict(),
-            "keep": list(framework.keep),
-            "note": framework.note,
-            "request": asdict(request),
-        }
-        return self._admit(owner, "inpaint", params)
+        spec = InpaintSpec(model, framework.structure, tuple(bool(k) for k in framework.keep), framework.note, request)
+        return self._admit(owner, spec)
 
-    def _inpaint(self, job: Job) -> str:
-        from pymatgen.core import Structure
-
+    def _inpaint(self, job: Job, spec: InpaintSpec) -> str:
         from backend.inpainting import inpaint, repaint_schedule, write_inpainting
         from backend.sampling import load_model
 
-        host = Structure.from_dict(job.params["host"])
-        keep = job.params["keep"]
-        values = dict(job.params["request"])
-        values["guests"] = tuple((e, int(c)) for e, c in values["guests"])
-        values["free_elements"] = tuple(values["free_elements"])
-        request = InpaintRequest(**values)
-        model = load_model(job.params["model"], device=self.device)
+        host, keep, request = spec.host, list(spec.keep), spec.request
+        model = load_model(spec.model, device=self.device)
         total = len(repaint_schedule(request.steps, request.jump, request.resample))
         result = inpaint(model, host, keep, request, callback=self._step_recorder(job, total, total))
         if result.cancelled:
@@ -220,13 +190,13 @@ class JobRunner:
         self.store.update(job.id, message=f"{ok} of {request.n} candidates inpainted in {result.seconds:.0f} s")
         return "done"
 
-    def _relax(self, job: Job) -> str:
+    def _relax(self, job: Job, spec: RelaxSpec) -> str:
         from backend.evaluation import relax_and_assess, write_reports
         from backend.relax import chgnet
         from backend.structures import StructureFileError, read_structure
 
-        source_job = self.store.get(job.params["source"])
-        files = sorted(self.store.folder(job.params["source"]).glob("*.cif"))
+        source_job = self.store.get(spec.source)
+        files = sorted(self.store.folder(spec.source).glob("*.cif"))
         if source_job is None or not files:
             raise ValueError("the source job has no structures to relax")
         names, structures, unreadable = [], [], []
@@ -248,12 +218,12 @@ class JobRunner:
             names,
             structures,
             chgnet(self.device),
-            fmax=job.params["fmax"],
-            steps=job.params["steps"],
+            fmax=spec.fmax,
+            steps=spec.steps,
             progress=on_progress,
             inpainted=source_job.kind == "inpaint",
-            fix_host=job.params.get("fix_host", False),
-            keep_symmetry=job.params.get("keep_symmetry", False),
+            fix_host=spec.fix_host,
+            keep_symmetry=spec.keep_symmetry,
         )
         write_reports(reports, self.store.folder(job.id))
         skipped = f"; {len(unreadable)} unreadable files skipped" if unreadable else ""

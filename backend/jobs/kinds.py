@@ -1,0 +1,101 @@
+"""One frozen spec per job kind: what a job was asked for, as the store keeps it and as the worker runs it.
+
+The store holds JSON parameters; everything else -- the runner's submit and dispatch, the pages -- sees these
+specs, so a kind's fields are written in one place and a page never digs in a params dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from pymatgen.core import Structure
+
+from backend.inpainting import InpaintRequest
+from backend.jobs.store import Job
+from backend.sampling import GenerationRequest
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    model: str
+    request: GenerationRequest
+    kind = "generate"
+
+    def to_params(self) -> dict:
+        return {"model": self.model, **asdict(self.request)}
+
+    @classmethod
+    def from_params(cls, params: dict) -> GenerateSpec:
+        values = {k: v for k, v in params.items() if k != "model"}
+        values["chemical_system"] = tuple(values["chemical_system"]) if values.get("chemical_system") else None
+        values["targets"] = tuple((name, float(value)) for name, value in values.get("targets", ()))
+        values["compositions"] = tuple(values.get("compositions", ()))
+        return cls(params["model"], GenerationRequest(**values))
+
+
+@dataclass(frozen=True)
+class InpaintSpec:
+    model: str
+    host: Structure
+    keep: tuple[bool, ...]  # per host site: kept as framework
+    note: str
+    request: InpaintRequest
+    kind = "inpaint"
+
+    @property
+    def host_atoms(self) -> int:
+        """Kept host atoms: they come first in every candidate (the live view draws them translucent)."""
+        return sum(self.keep)
+
+    def to_params(self) -> dict:
+        # pymatgen's dict, not CIF: a CIF read back is regrouped by element, and ``keep`` indexes the sites
+        return {
+            "model": self.model,
+            "host": self.host.as_dict(),
+            "keep": list(self.keep),
+            "note": self.note,
+            "request": asdict(self.request),
+        }
+
+    @classmethod
+    def from_params(cls, params: dict) -> InpaintSpec:
+        values = dict(params["request"])
+        values["guests"] = tuple((e, int(c)) for e, c in values["guests"])
+        values["free_elements"] = tuple(values["free_elements"])
+        return cls(
+            model=params["model"],
+            host=Structure.from_dict(params["host"]),
+            keep=tuple(bool(k) for k in params["keep"]),
+            note=params.get("note", ""),
+            request=InpaintRequest(**values),
+        )
+
+
+@dataclass(frozen=True)
+class RelaxSpec:
+    source: str  # the job whose structures are relaxed
+    fmax: float = 0.05
+    steps: int = 500
+    fix_host: bool = False
+    keep_symmetry: bool = False
+    kind = "relax"
+
+    def to_params(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict) -> RelaxSpec:
+        return cls(**{k: params[k] for k in ("source", "fmax", "steps") if k in params}, **_flags(params))
+
+
+def _flags(params: dict) -> dict[str, bool]:
+    return {k: bool(params.get(k, False)) for k in ("fix_host", "keep_symmetry")}
+
+
+JobSpec = GenerateSpec | InpaintSpec | RelaxSpec
+SPECS: dict[str, type] = {spec.kind: spec for spec in (GenerateSpec, InpaintSpec, RelaxSpec)}
+
+
+def spec_of(job: Job) -> JobSpec:
+    """The typed spec of a stored job."""
+    return SPECS[job.kind].from_params(job.params)
