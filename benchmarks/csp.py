@@ -95,6 +95,10 @@ def relaxed(structures: list[Structure | None], steps: int) -> list[Structure | 
     return out
 
 
+def _mean(values: list[float]) -> float | str:
+    return round(float(np.mean(values)), 3) if values else ""
+
+
 def summarise(label: str, rms: list[list[float | None]], k: int, seconds: float) -> dict[str, object]:
     at1 = [r[0] for r in rms]
     atk = [min((x for x in r[:k] if x is not None), default=None) for r in rms]
@@ -105,8 +109,8 @@ def summarise(label: str, rms: list[list[float | None]], k: int, seconds: float)
         "samples each": k,
         "match@1": f"{sum(x is not None for x in at1)}/{n} ({sum(x is not None for x in at1) / n:.0%})",
         f"match@{k}": f"{sum(x is not None for x in atk)}/{n} ({sum(x is not None for x in atk) / n:.0%})",
-        "RMSE@1 (matched)": round(float(np.mean([x for x in at1 if x is not None])), 3) if any(at1) else "",
-        f"RMSE@{k} (matched)": round(float(np.mean([x for x in atk if x is not None])), 3) if any(atk) else "",
+        "RMSE@1 (matched)": _mean([x for x in at1 if x is not None]),
+        f"RMSE@{k} (matched)": _mean([x for x in atk if x is not None]),
         "wall (s)": round(seconds),
     }
 
