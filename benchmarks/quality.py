@@ -24,11 +24,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="the Generate page's default")
     parser.add_argument("--chemsys-n", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--composition-source", default="auto", choices=["auto", "proposer", "model"])
     args = parser.parse_args()
     model = load_model(args.model)
 
     started = time.perf_counter()
-    result = generate(model, GenerationRequest(n=args.n, atoms=None, steps=args.steps, seed=args.seed))
+    request = GenerationRequest(
+        n=args.n, atoms=None, steps=args.steps, seed=args.seed, composition_source=args.composition_source
+    )
+    result = generate(model, request)
     sample_seconds = time.perf_counter() - started
     _, rates = batch_rates(result.structures)
     failures = sum(s is None for s in result.structures)
