@@ -1,13 +1,14 @@
 """Crystal structure prediction: the embedded model at exact compositions vs a random structure search.
 
-Targets (``benchmarks/data/csp_targets.csv``, built by ``--build-targets`` from MPTS-52 test, CC BY 4.0 Materials
-Project data): 100 materials of at most 20 atoms whose reduced formula is absent from the training data (the
-MP-20 subset), seed 0. For each, the cell's exact content is generated ``--samples`` times (count-constrained
-D3PM; the first sample also with pinned types, to choose between the two), every sample relaxed with CHGNet, and
-matched against the MP structure (StructureMatcher stol 0.5, angle_tol 10, ltol 0.3, as DiffCSP). The baseline
-in the same run: as many pyxtal random symmetric structures per composition (random space group compatible with
-the content, volume from the composition's atoms), relaxed the same way. Match@1 uses the first sample, match@k
-any of k; RMSE (normalised by (V/N)^(1/3), pymatgen's get_rms_dist) is over matched targets.
+Targets (``benchmarks/data/csp_targets.csv``, built by ``--build-targets`` from MPTS-52 test, CC BY 4.0
+Materials Project data): 100 materials of at most 20 atoms, of elements the model can place, whose reduced
+formula is absent from the training data (the MP-20 subset), seed 0. For each, the cell's exact content is
+generated ``--samples`` times (count-constrained D3PM; the first sample also with pinned types, to choose
+between the two), every sample relaxed with CHGNet, and matched against the MP structure (StructureMatcher
+stol 0.5, angle_tol 10, ltol 0.3, as DiffCSP). The baseline in the same run: as many pyxtal random symmetric
+structures per composition (random space group compatible with the content), relaxed the same way. Match@1
+uses the first sample, match@k any of k; RMSE (normalised by (V/N)^(1/3), pymatgen's get_rms_dist) is over
+matched targets.
 
     python benchmarks/csp.py --samples 5 --steps 50
 """
@@ -31,6 +32,7 @@ from pymatgen.core import Composition, Structure  # noqa: E402
 from backend.compositions.cell import cell_formula  # noqa: E402
 from backend.relax import chgnet, relax_structures  # noqa: E402
 from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
+from backend.sampling.request import allowed_elements  # noqa: E402
 from backend.train.settings import MP20_CSV  # noqa: E402
 
 TARGETS = Path(__file__).with_name("data") / "csp_targets.csv"
@@ -40,11 +42,14 @@ MATCHER = StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3)
 def build_targets(source: Path, n: int = 100, max_atoms: int = 20) -> None:
     """Pick the targets from an MPTS-52 test CSV (material_id, cif); writes :data:`TARGETS`."""
     training = {Composition(f).reduced_formula for f in pd.read_csv(MP20_CSV, keep_default_na=False).pretty_formula}
+    placeable = set(allowed_elements())
     frame = pd.read_csv(source).sample(frac=1.0, random_state=0)
     rows = []
     for material_id, cif in zip(frame.material_id, frame.cif):
         structure = Structure.from_str(cif, fmt="cif")
-        if len(structure) <= max_atoms and structure.composition.reduced_formula not in training:
+        elements = {el.symbol for el in structure.composition.elements}
+        new = structure.composition.reduced_formula not in training
+        if len(structure) <= max_atoms and new and elements <= placeable:
             rows.append({"material_id": material_id, "formula": cell_formula(structure.composition), "cif": cif})
         if len(rows) == n:
             break
