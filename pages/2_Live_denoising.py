@@ -25,8 +25,8 @@ if job_id not in labels:
 job_id = st.selectbox("Job", list(labels), index=list(labels).index(job_id), format_func=labels.get)
 st.query_params["job"] = job_id
 st.caption(f"Link to this job: ?job={job_id}")
-spec = spec_of(store.get(job_id))
-host_atoms = spec.host_atoms if isinstance(spec, InpaintSpec) else 0  # inpainting: host drawn translucent
+job = store.get(job_id)
+host_atoms = spec_of(job).host_atoms if job.kind == InpaintSpec.kind else 0  # inpainting: host drawn translucent
 st.caption(
     "Atoms are coloured by the element the model currently finds most likely (Jmol colours, legend beside the "
     "figure) and grey while it is still undecided; marker size is the model's confidence in that element."

@@ -6,7 +6,7 @@ specs, so a kind's fields are written in one place and a page never digs in a pa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from pymatgen.core import Structure
 
@@ -26,7 +26,9 @@ class GenerateSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> GenerateSpec:
-        values = {k: v for k, v in params.items() if k != "model"}
+        """Parameters as stored; keys this version does not know (a store from another version) are left out."""
+        known = {f.name for f in fields(GenerationRequest)}
+        values = {k: v for k, v in params.items() if k in known}
         values["chemical_system"] = tuple(values["chemical_system"]) if values.get("chemical_system") else None
         values["targets"] = tuple((name, float(value)) for name, value in values.get("targets", ()))
         values["compositions"] = tuple(values.get("compositions", ()))
