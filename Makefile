@@ -1,4 +1,4 @@
-# make run   set up .venv and start the app on the embedded default model (http://127.0.0.1:8501)
+# make run   set up .venv and start the app on the embedded default model (http://127.0.0.1:8501, Crystal Toolkit at /ctk)
 # make test  set up .venv and run the test suite
 # make lint  ruff
 .PHONY: setup run test lint
@@ -9,7 +9,7 @@ setup:
 	@scripts/setup.sh
 
 run: setup
-	.venv/bin/streamlit run app.py
+	.venv/bin/streamlit run backend/crystal_toolkit_view/server.py
 
 test: setup
 	@scripts/install_browser.sh

@@ -221,6 +221,13 @@ class StructureFacts:
     coordination: pd.DataFrame
 
 
+def ctk_link(job_id: str, name: str) -> str:
+    """The Crystal Toolkit view of one job structure, by ids (the view reads it from the store)."""
+    from urllib.parse import urlencode
+
+    return "/ctk/?" + urlencode({"job": job_id, "structure": name})
+
+
 def structure_facts(structure: Structure) -> StructureFacts:
     """Formula, spglib group, lattice, density and a per-site coordination summary (CrystalNN)."""
     summary = describe(structure)
@@ -329,9 +336,9 @@ def _uploaded(name: str, data: bytes, reader: Callable[[Path], T]) -> T:
         return reader(path)
 
 
-def read_upload(name: str, data: bytes) -> Structure:
-    """An upload through :func:`read_checked`, the gate before any job."""
-    return _uploaded(name, data, read_checked)
+def read_upload(name: str, data: bytes, disorder_allowed: bool = False) -> Structure:
+    """An upload through :func:`read_checked`, the gate before any job (a disordered host, when allowed)."""
+    return _uploaded(name, data, lambda path: read_checked(path, disorder_allowed=disorder_allowed))
 
 
 def read_upload_for_viewing(name: str, data: bytes) -> tuple[Structure, str | None]:

@@ -75,39 +75,56 @@ def _relax_to(
     return reports, write_reports(reports, out)
 
 
-def run_inpaint(args: argparse.Namespace) -> int:
-    import numpy as np
-    from tqdm import tqdm
-
-    from backend.inpainting import (
-        InpaintRequest,
-        inpaint,
-        plan_inpainting,
-        prepare_framework,
-        write_inpainting,
-    )
-    from backend.sampling import load_model
-    from backend.sampling.engine import chain
-    from backend.sampling.trajectory import TrajectoryRecorder, write_extxyz
+def _inpainting_input(args: argparse.Namespace) -> tuple:
+    """The framework and request the inpaint flags ask for: chosen guests, or a disordered host's own."""
+    from backend.inpainting import InpaintRequest, plan_order_disorder, prepare_framework
     from backend.structures import read_checked
 
-    try:
-        repeat = tuple(int(x) for x in args.supercell.split(","))
-    except ValueError:
-        raise UserError(f"--supercell '{args.supercell}' is not three integers like 1,1,2") from None
-    host = read_checked(args.host)
-    framework = prepare_framework(host, args.remove, symmetrize=args.symmetrize, repeat=repeat)
+    repeat = None
+    if args.supercell is not None:
+        try:
+            repeat = tuple(int(x) for x in args.supercell.split(","))
+        except ValueError:
+            raise UserError(f"--supercell '{args.supercell}' is not three integers like 1,1,2") from None
+    sampling = {
+        "n": args.n,
+        "steps": args.steps,
+        "jump": args.jump,
+        "resample": args.resample,
+        "seed": args.seed,
+        "guidance": args.guidance,
+        "guest_start": args.guest_start or ("sites" if args.order_disorder else "uniform"),
+        "start_time": args.start_time,
+    }
+    if args.order_disorder:
+        given = {"--add": args.add, "--free": args.free, "--remove": args.remove, "--symmetrize": args.symmetrize}
+        clash = next((flag for flag, value in given.items() if value), None)
+        if clash:
+            raise UserError(f"--order-disorder takes the guests from the host's occupancies; drop {clash}")
+        plan = plan_order_disorder(read_checked(args.host, disorder_allowed=True), repeat, args.mixed_sites)
+        return plan.framework, plan.request(**sampling)
+    framework = prepare_framework(
+        read_checked(args.host), args.remove, symmetrize=args.symmetrize, repeat=repeat or (1, 1, 1)
+    )
     request = InpaintRequest(
         guests=tuple(args.add),
         free_guests=args.free,
         free_elements=tuple(e for e in args.free_elements.replace(" ", "").split(",") if e),
-        n=args.n,
-        steps=args.steps,
-        jump=args.jump,
-        resample=args.resample,
-        seed=args.seed,
-        guidance=args.guidance,
+        **sampling,
     )
+    return framework, request
+
+
+def run_inpaint(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from backend.inpainting import inpaint, plan_inpainting, write_inpainting
+    from backend.sampling import load_model
+    from backend.sampling.engine import chain
+    from backend.sampling.trajectory import TrajectoryRecorder, write_extxyz
+
+    framework, request = _inpainting_input(args)
     model = load_model(args.model, device=args.device)
     _prepare_out(args.out)
     recorder = TrajectoryRecorder() if args.trajectory else None

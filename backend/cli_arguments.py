@@ -107,7 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("--free", type=_nonnegative_int, default=0, help="guests whose element the model chooses")
     inp.add_argument("--free-elements", default="", help="allowed elements for --free guests, e.g. Li,Na")
     inp.add_argument("--symmetrize", action="store_true", help="refine the framework's symmetry (tolerance ladder)")
-    inp.add_argument("--supercell", default="1,1,1", help="repeat the framework, e.g. 1,1,2")
+    inp.add_argument(
+        "--supercell", default=None, help="repeat the framework, e.g. 1,1,2 (default 1,1,1; disordered: smallest whole)"
+    )
+    inp.add_argument(
+        "--order-disorder",
+        action="store_true",
+        help="order a partially occupied host: its partial species become the guests",
+    )
+    inp.add_argument(
+        "--mixed-sites", choices=("counts", "free"), default="counts", help="with --order-disorder: mixed sites' guests"
+    )
+    inp.add_argument(
+        "--guest-start",
+        choices=("uniform", "sites"),
+        default=None,
+        help="where guests start (default: the disordered sites with --order-disorder, else uniform)",
+    )
+    inp.add_argument("--start-time", type=float, default=0.3, help="with --guest-start sites: noise level, (0, 1]")
     inp.add_argument("--jump", type=_positive_int, default=10, help="RePaint jump length j")
     inp.add_argument("--resample", type=_positive_int, default=3, help="RePaint resamples r")
     inp.add_argument("--n", type=_positive_int, default=4, help="number of candidates")

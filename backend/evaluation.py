@@ -32,6 +32,15 @@ class CandidateReport:
     error: str | None
     host_mask: tuple[bool, ...] = ()
 
+    @property
+    def relaxed(self) -> Structure | None:
+        """The relaxed structure when relaxation and the hull placement both succeeded."""
+        return self.relax.structure if self.error is None else None
+
+    @property
+    def e_above_hull(self) -> float:
+        return self.hull.e_above_hull if self.error is None and self.hull else math.nan
+
     def row(self) -> dict[str, object]:
         r, h = self.relax, self.hull
         structure = r.structure or r.initial
@@ -101,6 +110,19 @@ def relax_and_assess(
     return reports
 
 
+def relax_requested(
+    structures: Sequence[Structure | None], potential: Potential, **options: object
+) -> list[CandidateReport | None]:
+    """:func:`relax_and_assess` over a list of requested crystals in which failed ones are None: the gaps stay,
+    so rates over the result keep every requested crystal in the denominator."""
+    made = [(i, s) for i, s in enumerate(structures) if s is not None]
+    reports = relax_and_assess([str(i) for i, _ in made], [s for _, s in made], potential, **options)
+    out: list[CandidateReport | None] = [None] * len(structures)
+    for (i, _), report in zip(made, reports):
+        out[i] = report
+    return out
+
+
 def reports_frame(reports: Sequence[CandidateReport]) -> pd.DataFrame:
     return pd.DataFrame([r.row() for r in reports])
 
@@ -148,6 +170,7 @@ __all__ = [
     "RelaxProgress",
     "read_summary",
     "relax_and_assess",
+    "relax_requested",
     "requested_outcomes",
     "reports_frame",
     "write_reports",

@@ -45,7 +45,42 @@ def cif_problem(text: str) -> str:
                     return f"line {number}: {key} has no number ({value or 'empty'})"
     if "_atom_site_fract_x" not in text and "_atom_site_Cartn_x" not in text:
         return "the CIF lists no atoms (no _atom_site_fract_x/y/z loop)"
-    return "the CIF's atom-site loop cannot be read (check that every row has a value for each _atom_site_ column)"
+    return cif_overfull_site(text) or (
+        "the CIF's atom-site loop cannot be read (check that every row has a value for each _atom_site_ column)"
+    )
+
+
+def _overfull(position: str, species: dict[str, float]) -> str:
+    shares = ", ".join(f"{element} {share:g}" for element, share in species.items())
+    return f"occupancies on the site at {position} sum to {sum(species.values()):.3g} ({shares}); at most 1 is possible"
+
+
+def cif_overfull_site(text: str) -> str | None:
+    """A site whose species' occupancies add up to more than 1 (pymatgen then parses no structure at all)."""
+    from pymatgen.io.cif import CifFile
+
+    try:
+        blocks = CifFile.from_str(text).data.values()
+    except Exception:  # noqa: BLE001 - a CIF the block reader cannot split has other problems to report
+        return None
+    for block in blocks:
+        data = block.data
+        if "_atom_site_occupancy" not in data or "_atom_site_fract_x" not in data:
+            continue
+        symbols = data.get("_atom_site_type_symbol", data.get("_atom_site_label", []))
+        columns = ("_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z", "_atom_site_occupancy")
+        sites: dict[str, dict[str, float]] = {}
+        for symbol, *values in zip(symbols, *(data[c] for c in columns)):
+            try:
+                x, y, z, share = (float(v.split("(")[0]) for v in values)
+            except ValueError:
+                continue
+            species = sites.setdefault(f"({x:.4f}, {y:.4f}, {z:.4f})", {})
+            species[symbol] = species.get(symbol, 0.0) + share
+        for position, species in sites.items():
+            if sum(species.values()) > 1.0 + 1e-3:
+                return _overfull(position, species)
+    return None
 
 
 def poscar_problem(lines: list[str]) -> str:
@@ -83,6 +118,13 @@ def json_problem(text: str) -> str:
         return f"not valid JSON (line {exc.lineno}, column {exc.colno})"
     if not isinstance(data, dict) or "lattice" not in data or "sites" not in data:
         return "JSON without a pymatgen Structure (it needs 'lattice' and 'sites')"
+    for site in data["sites"] if isinstance(data["sites"], list) else []:
+        try:
+            species = {s["element"]: float(s.get("occu", 1.0)) for s in site["species"]}
+        except (KeyError, TypeError, ValueError):
+            continue
+        if sum(species.values()) > 1.0 + 1e-3:
+            return _overfull("(" + ", ".join(f"{float(v):.4f}" for v in site.get("abc", ())) + ")", species)
     return "the Structure JSON's lattice or sites cannot be read (a site needs 'species' and 'abc')"
 
 

@@ -108,10 +108,14 @@ class Problem:
     viewable: bool
 
 
-def structure_problem(structure: Structure, potential: object | None = None) -> Problem | None:
+def structure_problem(
+    structure: Structure, potential: object | None = None, disorder_allowed: bool = False
+) -> Problem | None:
     """The first reason ``structure`` cannot go through a potential, or None when it can.
 
     ``potential=None`` checks against CHGNet's element range, the potential this app relaxes with.
+    ``disorder_allowed``: a partially occupied host that inpainting will order; overlaps are then checked
+    among its fully occupied sites only (split sites of a disordered model may sit closer than atoms can).
     """
     if len(structure) == 0:
         return Problem("the structure has no atoms", viewable=False)
@@ -121,18 +125,21 @@ def structure_problem(structure: Structure, potential: object | None = None) -> 
     unknown = sorted({e.symbol for e in structure.composition.elements if not Element.is_valid_symbol(e.symbol)})
     if unknown:
         return Problem(f"unknown element symbol {', '.join(unknown)}", viewable=False)
-    if not structure.is_ordered:
+    if not structure.is_ordered and not disorder_allowed:
         return Problem(
-            "partial occupancy: order the structure first (e.g. pymatgen OrderDisorderedStructureTransformation)",
+            "partial occupancy: order the structure first (inpainting's order-disorder mode orders it, "
+            "as does pymatgen's OrderDisorderedStructureTransformation)",
             viewable=True,
         )
     if len(structure) > MAX_ATOMS:
         return Problem(f"{len(structure)} atoms is more than the {MAX_ATOMS} this app relaxes", viewable=True)
     max_z = getattr(potential, "max_atomic_number", 94)
-    beyond = sorted({site.specie.symbol for site in structure if site.specie.Z > max_z})
+    beyond = sorted({e.symbol for e in structure.composition.elements if e.Z > max_z})
     if beyond:
         name = getattr(potential, "name", "CHGNet")
         return Problem(f"{name} does not cover {', '.join(beyond)} (elements up to Z={max_z})", viewable=True)
+    if disorder_allowed:
+        structure = Structure.from_sites([site for site in structure if site.is_ordered] or structure.sites[:1])
     if len(structure) > 1:
         distances = structure.distance_matrix
         np.fill_diagonal(distances, np.inf)
@@ -144,16 +151,19 @@ def structure_problem(structure: Structure, potential: object | None = None) -> 
     return None
 
 
-def check_structure(structure: Structure, potential: object | None = None) -> str | None:
+def check_structure(
+    structure: Structure, potential: object | None = None, disorder_allowed: bool = False
+) -> str | None:
     """:func:`structure_problem`'s message, for callers that only refuse."""
-    problem = structure_problem(structure, potential)
+    problem = structure_problem(structure, potential, disorder_allowed)
     return problem.message if problem else None
 
 
-def read_checked(path: Path, potential: object | None = None) -> Structure:
-    """:func:`read_structure`, then :func:`check_structure`: the one gate every upload and CLI input passes."""
+def read_checked(path: Path, potential: object | None = None, disorder_allowed: bool = False) -> Structure:
+    """:func:`read_structure`, then :func:`check_structure`: the one gate every upload and CLI input passes
+    (``disorder_allowed`` for a host that inpainting orders)."""
     structure = read_structure(path)
-    problem = check_structure(structure, potential)
+    problem = check_structure(structure, potential, disorder_allowed)
     if problem:
         raise StructureFileError(f"{Path(path).name}: {problem}")
     return structure

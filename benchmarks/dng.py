@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from pymatgen.core import Composition  # noqa: E402
 
-from backend.evaluation import relax_and_assess  # noqa: E402
+from backend.evaluation import relax_requested  # noqa: E402
 from backend.metrics import batch_rates, composition_statistics  # noqa: E402
 from backend.metrics.statistics import training_statistics  # noqa: E402
 from backend.relax import chgnet  # noqa: E402
@@ -49,14 +49,9 @@ def arm(model: object, label: str, requests: list[GenerationRequest]) -> tuple[d
     for request in requests:
         structures += list(generate(model, request).structures)
     sampled = time.perf_counter() - started
-    made = [(i, s) for i, s in enumerate(structures) if s is not None]
-    reports = relax_and_assess([str(i) for i, _ in made], [s for _, s in made], chgnet(), fmax=0.05, steps=300)
-    relaxed: list = [None] * len(structures)
-    e_hull = [np.nan] * len(structures)
-    for (i, _), report in zip(made, reports):
-        if report.error is None:
-            relaxed[i] = report.relax.structure
-            e_hull[i] = report.hull.e_above_hull
+    reports = relax_requested(structures, chgnet(), fmax=0.05, steps=300)
+    relaxed = [r.relaxed if r else None for r in reports]
+    e_hull = [r.e_above_hull if r else np.nan for r in reports]
     _, rates = batch_rates(relaxed, e_hull)
     by_name = dict(rates.rates)
     small = sum(s is not None and len(s.composition) <= 4 for s in structures)

@@ -23,7 +23,7 @@ quiet_library_warnings()
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from backend.evaluation import relax_and_assess  # noqa: E402
+from backend.evaluation import relax_requested  # noqa: E402
 from backend.metrics.validity import validity  # noqa: E402
 from backend.relax import chgnet  # noqa: E402
 from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
@@ -38,16 +38,9 @@ def in_group(structures: list, number: int) -> int:
 
 
 def assess(structures: list, keep_symmetry: bool) -> tuple[list, list[float]]:
-    made = [(i, s) for i, s in enumerate(structures) if s is not None]
-    reports = relax_and_assess(
-        [str(i) for i, _ in made], [s for _, s in made], chgnet(), fmax=0.05, steps=300, keep_symmetry=keep_symmetry
-    )
-    relaxed, e_hull = [None] * len(structures), []
-    for (i, _), report in zip(made, reports):
-        if report.error is None:
-            relaxed[i] = report.relax.structure
-            e_hull.append(report.hull.e_above_hull)
-    return relaxed, e_hull
+    reports = relax_requested(structures, chgnet(), fmax=0.05, steps=300, keep_symmetry=keep_symmetry)
+    relaxed = [r.relaxed if r else None for r in reports]
+    return relaxed, [r.e_above_hull for r in reports if r and r.relaxed is not None]
 
 
 def row(label: str, number: int, structures: list, n: int, seconds: float) -> dict[str, object]:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from backend.app_support import (
+    ctk_link,
     for_display,
     job_structures,
     job_zip,
@@ -61,6 +62,7 @@ elif source == "A job":
         st.stop()
     name = st.selectbox("Structure", list(structures))
     structure = structures[name]
+    st.link_button("Open in Crystal Toolkit", ctk_link(job_id, name), help="bonds, polyhedra, cells, image export")
 else:
     upload = st.file_uploader("CIF, POSCAR or extxyz", type=["cif", "vasp", "poscar", "xyz", "extxyz"])
     if upload is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
+SERVER = ROOT / "backend" / "crystal_toolkit_view" / "server.py"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--headless",
@@ -36,10 +37,11 @@ def free_port() -> int:
 
 
 def start_server(data: Path, cpus: list[int] | None = None, wait: float = 90) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free loopback port with ``data`` as its data folder; (process, url)."""
+    """The app the README's way (Streamlit and the Crystal Toolkit view at /ctk in one server) on a free loopback
+    port with ``data`` as its data folder; (process, url)."""
     port = free_port()
     env = {**os.environ, "CRYSTAL_CANVAS_DATA": str(data), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)]
+    command = [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.port", str(port)]
     command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if cpus:

@@ -99,6 +99,16 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     download.value.save_as(cif)
     assert "_cell_length_a" in cif.read_text()
 
+    with context.expect_page() as opened:
+        viewer.get_by_role("link", name="Open in Crystal Toolkit").click()
+    toolkit = opened.value
+    toolkit.get_by_text(f"from job {job_id}").first.wait_for(timeout=60_000)
+    canvas = toolkit.locator("canvas").first
+    canvas.wait_for(timeout=60_000)
+    toolkit.wait_for_timeout(2000)
+    toolkit.screenshot(path=shots / "crystal_toolkit.png")
+    assert distinct_colours(canvas.screenshot()) > 20, "the Crystal Toolkit canvas is blank"
+
     hull = context.new_page()
     hull.goto(f"{server}/Relax_and_hull")
     hull.get_by_role("button", name="Relax with CHGNet").click()
@@ -108,6 +118,29 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     hull.screenshot(path=shots / "hull.png", full_page=True)
     context.close()
     assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
+
+
+def distinct_colours(png: bytes) -> int:
+    import io
+
+    from PIL import Image
+
+    return len(set(Image.open(io.BytesIO(png)).convert("RGB").getdata()))
+
+
+def test_crystal_toolkit_is_mounted_and_references_nothing_outside(server):
+    """/ctk/ and its layout answer beside Streamlit, and its page loads every script and stylesheet from /ctk/."""
+    import re
+    from urllib.request import urlopen
+
+    with urlopen(f"{server}/ctk/", timeout=30) as response:
+        assert response.status == 200
+        page = response.read().decode()
+    with urlopen(f"{server}/ctk/_dash-layout", timeout=60) as response:
+        assert response.status == 200 and b"structure" in response.read()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources and all(s.startswith("/ctk/") for s in sources), sources
+    assert "cdn" not in page.lower()
 
 
 def test_a_killed_server_keeps_finished_jobs_and_fails_the_running_one(browser, tmp_path):

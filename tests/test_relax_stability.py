@@ -346,3 +346,15 @@ def test_evaluate_counts_a_failed_generation_in_every_denominator(tmp_path):
     assert (metrics.denominator[["V", "N (structure)", "S (<= 0.1 eV/atom)"]] == 4).all()
     assert metrics.loc["V", "rate"] <= 0.75 and metrics.loc["V", "numerator"] == 3
     assert "crystals requested 4" in run.stdout
+
+
+def test_relax_requested_keeps_the_gaps_of_failed_crystals(potential):
+    """A crystal that was never made and one that fails relaxation stay in place, as None and as a failed report."""
+    from backend.evaluation import relax_requested
+
+    nacl = Structure.from_file(DATA / "hosts" / "NaCl_mp-22862.cif")
+    overlapping = Structure.from_file(DATA / "bad" / "overlapping_atoms.cif")
+    reports = relax_requested([None, nacl, overlapping], potential, fmax=0.1, steps=5)
+    assert reports[0] is None
+    assert reports[1].relaxed is not None and math.isfinite(reports[1].e_above_hull)
+    assert reports[2].relaxed is None and math.isnan(reports[2].e_above_hull)

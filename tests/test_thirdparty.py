@@ -118,3 +118,37 @@ def test_the_cell_filter_uses_the_fast_logarithm():
 
     target = cell_filter(bulk("Cu", cubic=True))
     assert getattr(target, "_utility", target).logm is deformation_log
+
+
+def test_crystal_toolkit_patches_let_its_view_build_and_bond():
+    """pymatgen 2026 lacks the graph constructors Crystal Toolkit calls; the aliases make CrystalNN bonds again."""
+    from pymatgen.analysis.graphs import StructureGraph
+    from pymatgen.analysis.local_env import CrystalNN
+    from pymatgen.core import Lattice, Structure
+
+    from backend.thirdparty import crystal_toolkit
+
+    crystal_toolkit.install()
+    rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    graph = StructureGraph.with_local_env_strategy(rocksalt, CrystalNN())
+    assert len(graph.get_connected_sites(0)) == 6
+    assert crystal_toolkit.cache().config["CACHE_TYPE"] == "SimpleCache"
+
+
+def test_the_crystal_toolkit_view_offers_voronoi_and_refuses_unknown_ids(tmp_path, monkeypatch):
+    from backend import app_support
+    from backend.crystal_toolkit_view.view import build_app, job_structure
+    from backend.thirdparty.crystal_toolkit import with_voronoi
+
+    monkeypatch.setenv("CRYSTAL_CANVAS_DATA", str(tmp_path))
+    app_support.reset_services()
+    layout = str(build_app().layout)
+    assert "VoronoiNN" in layout and "CrystalNN" in layout and "polyhedra" in layout and "accessible" in layout
+    assert job_structure("abc123", "0000_NaCl") == (None, "no job 'abc123' in this app's store")
+    assert job_structure("../etc", "passwd")[0] is None
+    assert not (tmp_path / "jobs" / "abc123").exists()
+    with pytest.raises(RuntimeError, match="no bonding menu"):
+        from dash import html
+
+        with_voronoi(html.Div([html.P("no menu")]), "structure-bonding_algorithm")
+    app_support.reset_services()

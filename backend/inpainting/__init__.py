@@ -8,6 +8,15 @@ with the host. Everything here is a :class:`~backend.sampling.StepControl` retur
 sampler loop is the engine's.
 """
 
+from backend.inpainting.disorder import (
+    DisorderPlan,
+    OccupiedSite,
+    SupercellCounts,
+    integral_supercells,
+    occupancy_table,
+    plan_order_disorder,
+    smallest_supercells,
+)
 from backend.inpainting.framework import (
     SYMMETRY_LADDER,
     Framework,
@@ -17,26 +26,34 @@ from backend.inpainting.framework import (
     symmetrize_framework,
 )
 from backend.inpainting.output import CandidateGeometry, candidate_geometry, write_inpainting
-from backend.inpainting.repaint import repaint_schedule
+from backend.inpainting.repaint import inpainting_schedule, repaint_schedule
 from backend.inpainting.request import InpaintRequest, InpaintResult, InvalidHost, parse_guests, parse_indices
 from backend.inpainting.run import check_inpainting, inpaint, plan_inpainting
 
 __all__ = [
     "SYMMETRY_LADDER",
     "CandidateGeometry",
+    "DisorderPlan",
     "Framework",
     "InpaintRequest",
     "InpaintResult",
     "InvalidHost",
+    "OccupiedSite",
+    "SupercellCounts",
     "candidate_geometry",
     "check_inpainting",
     "inpaint",
+    "inpainting_schedule",
+    "integral_supercells",
+    "occupancy_table",
     "parse_guests",
     "parse_indices",
     "plan_inpainting",
+    "plan_order_disorder",
     "prepare_framework",
     "remove_species",
     "repaint_schedule",
+    "smallest_supercells",
     "supersize",
     "symmetrize_framework",
     "write_inpainting",

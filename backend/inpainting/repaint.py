@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from pymatgen.core import Element, Structure
 
-from backend.inpainting.request import InvalidHost
+from backend.inpainting.request import InpaintRequest, InvalidHost
 from backend.sampling import StepControl, StepState
 from backend.thirdparty.mattergen import MattergenSampler
 
@@ -38,6 +38,43 @@ def repaint_schedule(n_steps: int, jump: int, resample: int) -> list[int]:
                 pending[p] = left - 1
                 p -= jump
     return positions
+
+
+def inpainting_schedule(request: InpaintRequest) -> list[int]:
+    """Indices into the sampler's time grid at which steps run: RePaint's order, from the grid's start, or,
+    for guests starting at sites, from the step whose time is ``request.start_time``."""
+    first = round(request.steps * (1.0 - request.start_time)) if request.guest_start == "sites" else 0
+    first = min(first, request.steps - 1)
+    return [first + p for p in repaint_schedule(request.steps - first, request.jump, request.resample)]
+
+
+def site_start(
+    batch: object, corruption: object, fixed: Sequence[int], n_kept: int, request: InpaintRequest, t: float
+) -> torch.Tensor:
+    """Guest positions for a chain that starts at time ``t``: each guest on a disordered site of its element
+    (free guests: of an allowed element; no two guests on one site), then noised as the schedule has it at ``t``."""
+    rng = np.random.default_rng(request.seed)
+    sites = [(Element(e).Z, np.round(np.asarray(f, dtype=float) % 1.0, 6)) for e, f in request.guest_sites]
+    free = {Element(e).Z for e in request.free_elements}
+    pos = batch["pos"].clone()
+    n_atoms = len(fixed)
+    guests = []
+    for crystal in range(request.n):
+        taken: set[tuple[float, ...]] = set()
+        for offset, z in enumerate(fixed[n_kept:]):
+            fits = [f for zs, f in sites if (zs == z if z else zs in free) and tuple(f) not in taken]
+            chosen = fits[rng.integers(len(fits))] if fits else rng.random(3)
+            taken.add(tuple(chosen))
+            index = crystal * n_atoms + n_kept + offset
+            pos[index] = torch.as_tensor(chosen, dtype=pos.dtype, device=pos.device)
+            guests.append(index)
+    tt = torch.full((batch.get_batch_size(),), t, device=pos.device)
+    _, std = corruption.sdes["pos"].marginal_prob(
+        torch.zeros_like(pos), tt, batch_idx=batch.get_batch_idx("pos"), batch=batch
+    )
+    guests = torch.tensor(guests, device=pos.device, dtype=torch.long)
+    pos[guests] = (pos[guests] + torch.randn_like(pos[guests]) * std[guests]) % 1.0
+    return pos
 
 
 class Pin:

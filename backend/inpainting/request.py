@@ -24,6 +24,9 @@ class InpaintRequest:
     resample: int = 3
     seed: int = 0
     guidance: float = 1.0
+    guest_start: str = "uniform"  # or "sites": start guests at ``guest_sites`` noised to ``start_time``
+    start_time: float = 0.3
+    guest_sites: tuple[tuple[str, tuple[float, float, float]], ...] = ()  # (element, frac) in the host's cell
 
     @property
     def guest_count(self) -> int:

@@ -10,7 +10,7 @@ import torch
 from pymatgen.core import Element, Structure
 
 from backend.inpainting.guests import collision, host_mask, mark_guests
-from backend.inpainting.repaint import Pin, repaint_schedule
+from backend.inpainting.repaint import Pin, inpainting_schedule, site_start
 from backend.inpainting.request import InpaintRequest, InpaintResult, InvalidHost
 from backend.sampling import GenerationRequest, LoadedModel, ModelInfo, StepCallback, StepState
 from backend.sampling.engine import chain, conditioning_batch, denoise, sampling_session, to_structures
@@ -38,6 +38,13 @@ def check_inpainting(host: Structure, keep: np.ndarray, request: InpaintRequest)
             raise InvalidHost(f"free-guest element '{element}' is unknown or outside the model's element set")
     if request.free_guests and not request.free_elements:
         raise InvalidHost("free guests need a set of allowed elements")
+    if request.guest_start not in ("uniform", "sites"):
+        raise InvalidHost(f"guests start 'uniform' or at 'sites', not '{request.guest_start}'")
+    if request.guest_start == "sites":
+        if not request.guest_sites:
+            raise InvalidHost("guests can start at sites only for a disordered host (its partially occupied sites)")
+        if not 0.0 < request.start_time <= 1.0:
+            raise InvalidHost(f"the start time for guests at sites must be in (0, 1], not {request.start_time}")
     total = int(keep.sum()) + request.guest_count
     if total > 100:
         raise InvalidHost(f"{total} atoms in the cell is more than the 100 the sampler handles; use a smaller host")
@@ -97,12 +104,14 @@ def inpaint(
     started = time.perf_counter()
     calls = {"n": 0}
     with sampling_session(model, sampling) as (sampler, timesteps, dt):
-        positions = repaint_schedule(request.steps, request.jump, request.resample)
-        schedule_times = [timesteps[p] for p in positions]
+        schedule_times = [timesteps[p] for p in inpainting_schedule(request)]
         device = model.info.device
         pin = Pin(sampler, host, keep, torch.tensor(fixed, device=device), request.n, device, request.free_elements)
         pin.dt = dt
         batch = sampler.prior(conditioning_batch([n_atoms] * request.n, sampling.conditions, device))
+        if request.guest_start == "sites":
+            start = site_start(batch, sampler.corruption, fixed, int(keep.sum()), request, schedule_times[0])
+            batch = batch.replace(pos=start)
         batch = batch.replace(**pin.pinned(batch, schedule_times[0]))
 
         def count(state: StepState) -> None:

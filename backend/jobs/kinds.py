@@ -64,6 +64,7 @@ class InpaintSpec:
         values = dict(params["request"])
         values["guests"] = tuple((e, int(c)) for e, c in values["guests"])
         values["free_elements"] = tuple(values["free_elements"])
+        values["guest_sites"] = tuple((e, tuple(float(x) for x in frac)) for e, frac in values.get("guest_sites", ()))
         return cls(
             model=params["model"],
             host=Structure.from_dict(params["host"]),

@@ -176,12 +176,12 @@ class JobRunner:
         return self._admit(owner, spec)
 
     def _inpaint(self, job: Job, spec: InpaintSpec) -> str:
-        from backend.inpainting import inpaint, repaint_schedule, write_inpainting
+        from backend.inpainting import inpaint, inpainting_schedule, write_inpainting
         from backend.sampling import load_model
 
         host, keep, request = spec.host, list(spec.keep), spec.request
         model = load_model(spec.model, device=self.device)
-        total = len(repaint_schedule(request.steps, request.jump, request.resample))
+        total = len(inpainting_schedule(request))
         result = inpaint(model, host, keep, request, callback=self._step_recorder(job, total, total))
         if result.cancelled:
             return "cancelled"

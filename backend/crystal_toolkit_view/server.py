@@ -1,0 +1,19 @@
+"""One server for the app and the Crystal Toolkit view: Streamlit at /, the Dash app at /ctk.
+
+``streamlit run backend/crystal_toolkit_view/server.py`` finds the ``app`` below and serves it with uvicorn,
+reading the same .streamlit/config.toml (loopback address, port) as ``streamlit run app.py`` does.
+"""
+
+from backend.runtime import configure_threads, quiet_library_warnings
+
+configure_threads()
+quiet_library_warnings()
+
+import streamlit as st  # noqa: E402
+from starlette.middleware.wsgi import WSGIMiddleware  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
+
+from backend.crystal_toolkit_view.view import PREFIX, build_app  # noqa: E402
+from backend.paths import ROOT  # noqa: E402
+
+app = st.App(str(ROOT / "app.py"), routes=[Mount(PREFIX.rstrip("/"), WSGIMiddleware(build_app().server))])

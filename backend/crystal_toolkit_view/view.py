@@ -1,0 +1,106 @@
+"""The analysis view: one structure from the job store (by job and structure id) or uploaded through the app's gate,
+in Crystal Toolkit's ``StructureMoleculeComponent`` (bonding strategy, polyhedra, colour schemes, cell choice, image
+and CIF export). Structures come only from the store by id or from an upload's bytes: no file path comes from the
+browser.
+"""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import parse_qs
+
+from pymatgen.core import Structure
+
+from backend.thirdparty import crystal_toolkit as patch
+
+PREFIX = "/ctk/"
+UPLOAD_HINT = "or drop a CIF, POSCAR, extxyz or pymatgen JSON file here"
+
+
+def job_structure(job_id: str, name: str) -> tuple[Structure | None, str]:
+    """A finished job's structure by ids, with a line for the page; unknown ids are said, not raised."""
+    from backend.app_support import job_structures, services
+
+    store, _ = services()
+    job = store.get(job_id) if job_id.isalnum() else None
+    if job is None:
+        return None, f"no job '{job_id}' in this app's store"
+    structures = job_structures(store, job.id)
+    if name not in structures:
+        known = ", ".join(list(structures)[:5]) or "none"
+        return None, f"job {job.id} has no structure '{name}' (it has: {known})"
+    structure = structures[name]
+    return structure, f"{name} from job {job.id} ({job.kind}): {structure.composition.formula}"
+
+
+def uploaded_structure(contents: str, filename: str) -> tuple[Structure | None, str]:
+    """An upload (a data URL from the browser) through the same gate as every other upload in the app."""
+    from backend.app_support import read_upload_for_viewing
+    from backend.structures import StructureFileError
+
+    try:
+        data = base64.b64decode(contents.split(",", 1)[1])
+        structure, warning = read_upload_for_viewing(filename, data)
+    except (IndexError, ValueError):
+        return None, f"{filename}: the upload could not be read"
+    except StructureFileError as exc:
+        return None, str(exc)
+    return structure, warning or f"{filename}: {structure.composition.formula}"
+
+
+def build_app() -> object:
+    """The Dash app, routed at / and requested under :data:`PREFIX`, with its CSS and fonts served locally."""
+    import crystal_toolkit.components as ctc
+    from crystal_toolkit.core.plugin import CrystalToolkitPlugin
+    from dash import Dash, Input, Output, State, dcc, html
+
+    patch.install()
+    component = ctc.StructureMoleculeComponent(id="structure", color_scheme="VESTA", bonding_strategy="CrystalNN")
+    scene = patch.with_voronoi(component.layout(size="100%"), component.id("bonding_algorithm"))
+    layout = html.Div(
+        [
+            dcc.Location(id="url"),
+            html.H1("Crystal Toolkit view", className="title"),
+            html.P(id="status", className="subtitle"),
+            dcc.Upload(html.Div(UPLOAD_HINT), id="upload", className="box upload"),
+            html.Div(
+                [
+                    html.Div(scene, className="column is-two-thirds", style={"height": "600px"}),
+                    html.Div(component.title_layout(), className="column"),
+                ],
+                className="columns",
+            ),
+        ],
+        className="section",
+    )
+    app = Dash(
+        __name__,
+        requests_pathname_prefix=PREFIX,
+        routes_pathname_prefix="/",
+        assets_folder=str(patch.CSS_FOLDER),
+        serve_locally=True,
+        title="Crystal Toolkit - Crystal Canvas",
+        plugins=[CrystalToolkitPlugin(layout=layout, cache=patch.cache(), use_default_css=False)],
+    )
+    # the app's 5 MB upload limit (.streamlit/config.toml), base64-encoded in the callback's request
+    app.server.config["MAX_CONTENT_LENGTH"] = 7 * 1024 * 1024
+
+    @app.callback(
+        Output(component.id(), "data"),
+        Output("status", "children"),
+        Input("url", "search"),
+        Input("upload", "contents"),
+        State("upload", "filename"),
+    )
+    def show(search: str | None, contents: str | None, filename: str | None) -> tuple[object, str]:
+        if contents:
+            structure, line = uploaded_structure(contents, filename or "upload")
+        else:
+            query = parse_qs((search or "").lstrip("?"))
+            job, name = query.get("job", [""])[0], query.get("structure", [""])[0]
+            if not job:
+                return None, "Open a structure from the Structure viewer, " + UPLOAD_HINT.removeprefix("or ")
+            structure, line = job_structure(job, name)
+        return structure, line
+
+    return app
