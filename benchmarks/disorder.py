@@ -108,7 +108,7 @@ def row(case: str, repeat: tuple, method: str, structures: list, n: int, made_s:
         "lowest E (eV/atom)": round(min(energies), 4) if energies else "",
         "lowest E_hull (eV/atom)": round(min(e_hull), 4) if e_hull else "",
         "median E_hull (eV/atom)": round(float(np.median(e_hull)), 4) if e_hull else "",
-        "making (s)": round(made_s, 1),
+        "making (s)": round(made_s, 2),
         "relaxing (s)": round(relax_s),
     }
 
@@ -119,15 +119,22 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--relax-steps", type=int, default=200)
     parser.add_argument("--build-hosts", action="store_true", help="rewrite tests/data/disorder and stop")
+    parser.add_argument("--case", action="append", default=None, help="only FILE:REPEAT, repeatable")
+    parser.add_argument("--methods", default="sites,uniform,ewald", help="which of sites, uniform, ewald")
     args = parser.parse_args()
     if args.build_hosts:
         build_hosts()
         return
     model = load_model("default")
     rows = []
-    for case, repeat in CASES:
+    cases = CASES
+    if args.case:
+        cases = [(name, tuple(int(x) for x in repeat.split(","))) for name, repeat in (c.split(":") for c in args.case)]
+    for case, repeat in cases:
         host = read_checked(HOSTS / case, disorder_allowed=True)
         for method, how in METHODS.items():
+            if how not in args.methods.split(","):
+                continue
             started = time.perf_counter()
             structures = candidates(model, host, repeat, args, how)
             made_s = time.perf_counter() - started

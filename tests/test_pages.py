@@ -126,14 +126,8 @@ def test_relax_and_hull_page(services, generated):
     assert len(app.get("plotly_chart")) >= 1
 
 
-def test_inpainting_page_runs_a_job(services):
-    store, _ = services
-    app = page("5_Inpainting.py")
-    assert not app.exception
-    app.selectbox[0].set_value("LiSi_mp-570363").run()
-    app.multiselect[0].set_value(["Li"]).run()
-    assert not app.exception and not app.error
-    app.text_input[0].set_value("Li:8")
+def submit_small_inpainting(app: AppTest, store):
+    """Two candidates, 10 steps, j=5: submit the page's form and wait for the job to finish."""
     numbers = {widget.label: widget for widget in app.number_input}
     numbers["Candidates"].set_value(2)
     numbers["Denoising steps"].set_value(10)
@@ -142,6 +136,18 @@ def test_inpainting_page_runs_a_job(services):
     assert not app.exception and not app.error, [e.value for e in app.error]
     job = wait_done(store, app.query_params["job"])
     assert job.kind == "inpaint" and job.status == "done", job.error
+    return job
+
+
+def test_inpainting_page_runs_a_job(services):
+    store, _ = services
+    app = page("5_Inpainting.py")
+    assert not app.exception
+    app.selectbox[0].set_value("LiSi_mp-570363").run()
+    app.multiselect[0].set_value(["Li"]).run()
+    assert not app.exception and not app.error
+    app.text_input[0].set_value("Li:8")
+    job = submit_small_inpainting(app, store)
     live = page("2_Live_denoising.py", job=job.id)
     assert not live.exception
 
@@ -218,14 +224,7 @@ def test_inpainting_page_orders_a_disordered_host(services):
     assert list(table["role"]).count("guests") == 4
     assert any("1,1,3 / 1,3,1 / 3,1,1" in c.value for c in app.caption)
     assert any("La:5, Li:3" in m.value for m in app.markdown)
-    numbers = {widget.label: widget for widget in app.number_input}
-    numbers["Candidates"].set_value(2)
-    numbers["Denoising steps"].set_value(10)
-    numbers["RePaint jump length j"].set_value(5)
-    app.button[0].click().run()
-    assert not app.exception and not app.error, [e.value for e in app.error]
-    job = wait_done(store, app.query_params["job"])
-    assert job.kind == "inpaint" and job.status == "done", job.error
+    job = submit_small_inpainting(app, store)
     assert job.params["request"]["guest_start"] == "sites"
 
 

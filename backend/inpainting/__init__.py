@@ -2,10 +2,10 @@
 
 The host's kept atoms are pinned at every step to their own positions forward-noised to the noise level
 the loop is about to denoise from, with their types fixed; the lattice is the host's. Guest atoms start
-uniform in the cell and follow the model. RePaint resampling (Lugmayr et al. 2022; CHGGen used jump j=10,
-r=3) walks the schedule back j steps r-1 times per block, re-noising the whole state, so guests harmonise
-with the host. Everything here is a :class:`~backend.sampling.StepControl` returned by one callback; the
-sampler loop is the engine's.
+uniform in the cell (ordering a disordered host: at its partial sites, part-way down the chain) and follow
+the model. RePaint resampling (Lugmayr et al. 2022; CHGGen used jump j=10, r=3) walks the schedule back
+j steps r-1 times per block, re-noising the whole state, so guests harmonise with the host. The sampler
+loop is the engine's; everything here is a callback on it.
 """
 
 from backend.inpainting.disorder import (
