@@ -9,9 +9,13 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backend.cli_arguments import UserError, build_parser
 from backend.runtime import configure_threads, quiet_library_warnings
+
+if TYPE_CHECKING:
+    from backend.inpainting import Framework, InpaintRequest
 
 
 def _read_inputs(paths: list[Path]) -> tuple[list[str], list]:
@@ -75,7 +79,7 @@ def _relax_to(
     return reports, write_reports(reports, out)
 
 
-def _inpainting_input(args: argparse.Namespace) -> tuple:
+def _inpainting_input(args: argparse.Namespace) -> tuple[Framework, InpaintRequest]:
     """The framework and request the inpaint flags ask for: chosen guests, or a disordered host's own."""
     from backend.inpainting import InpaintRequest, plan_order_disorder, prepare_framework
     from backend.structures import read_checked
