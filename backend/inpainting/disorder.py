@@ -99,6 +99,10 @@ class SupercellCounts:
     def label(self) -> str:
         return ",".join(map(str, self.repeat))
 
+    def counts_text(self) -> str:
+        """``"La 1.67, Li 1.00"``: the exact counts as the user's messages give them (free guests as 'free')."""
+        return ", ".join(f"{'free' if e == '*' else e} {x:.2f}" for e, x in self.exact)
+
 
 def _guest_sources(sites: tuple[OccupiedSite, ...], mixed: str) -> dict[str, float]:
     """Per guest kind, occupancy summed over one cell; free guests from mixed sites are the key ``"*"``."""
@@ -190,22 +194,21 @@ def plan_order_disorder(
         if not smallest:
             nearest = supercell_options(host, mixed)
             nearest = min(nearest, key=lambda o: (round(o.worst, 6), o.cells))
-            counts = ", ".join(f"{'free' if e == '*' else e} {x:.2f}" for e, x in nearest.exact)
             raise InvalidHost(
                 f"no supercell up to {MAX_REPEAT}x{MAX_REPEAT}x{MAX_REPEAT} makes the guest counts whole within "
-                f"{TOLERANCE}; the nearest is {nearest.label} ({counts})"
+                f"{TOLERANCE}; the nearest is {nearest.label} ({nearest.counts_text()})"
             )
         counts = smallest[0]
     else:
         counts = supercell_counts(host, tuple(repeat), mixed)
         if not counts.integral:
-            exact = ", ".join(f"{'free' if e == '*' else e} {x:.2f}" for e, x in counts.exact)
             hint = (
                 f"the smallest that do: {' / '.join(o.label for o in smallest)}"
                 if smallest
                 else f"none up to {MAX_REPEAT}x{MAX_REPEAT}x{MAX_REPEAT} does"
             )
-            raise InvalidHost(f"supercell {counts.label} gives {exact} guests, not whole numbers; {hint}")
+            given = counts.counts_text()
+            raise InvalidHost(f"supercell {counts.label} gives {given} guests, not whole numbers; {hint}")
     rounded = dict(counts.rounded)
     ordered = Structure.from_sites([host[s.index] for s in sites if s.framework])
     framework = supersize(Framework(ordered, (True,) * len(ordered), "disordered host"), counts.repeat)

@@ -48,6 +48,16 @@ def inpainting_schedule(request: InpaintRequest) -> list[int]:
     return [first + p for p in repaint_schedule(request.steps - first, request.jump, request.resample)]
 
 
+def position_std(corruption: object, batch: object, t: float) -> torch.Tensor:
+    """Per-atom standard deviation of the position noise the schedule has at time ``t``."""
+    pos = batch["pos"]
+    tt = torch.full((batch.get_batch_size(),), t, device=pos.device)
+    _, std = corruption.sdes["pos"].marginal_prob(
+        torch.zeros_like(pos), tt, batch_idx=batch.get_batch_idx("pos"), batch=batch
+    )
+    return std
+
+
 def site_start(
     batch: object, corruption: object, fixed: Sequence[int], n_kept: int, request: InpaintRequest, t: float
 ) -> torch.Tensor:
@@ -68,10 +78,7 @@ def site_start(
             index = crystal * n_atoms + n_kept + offset
             pos[index] = torch.as_tensor(chosen, dtype=pos.dtype, device=pos.device)
             guests.append(index)
-    tt = torch.full((batch.get_batch_size(),), t, device=pos.device)
-    _, std = corruption.sdes["pos"].marginal_prob(
-        torch.zeros_like(pos), tt, batch_idx=batch.get_batch_idx("pos"), batch=batch
-    )
+    std = position_std(corruption, batch, t)
     guests = torch.tensor(guests, device=pos.device, dtype=torch.long)
     pos[guests] = (pos[guests] + torch.randn_like(pos[guests]) * std[guests]) % 1.0
     return pos
@@ -116,10 +123,7 @@ class Pin:
         if t is None:
             pos[self.kept] = self.host_frac
         else:
-            tt = torch.full((batch.get_batch_size(),), t, device=pos.device)
-            _, std = self.corruption.sdes["pos"].marginal_prob(
-                torch.zeros_like(pos), tt, batch_idx=batch.get_batch_idx("pos"), batch=batch
-            )
+            std = position_std(self.corruption, batch, t)
             noise = torch.randn_like(self.host_frac) * std[self.kept]
             pos[self.kept] = (self.host_frac + noise) % 1.0
         types = batch["atomic_numbers"].clone()
@@ -128,14 +132,8 @@ class Pin:
 
     def renoise(self, batch: object, t_from: float, t_to: float) -> dict[str, torch.Tensor]:
         """q(x_{t_to} | x_{t_from}) for guests: wrapped Gaussian on positions, absorbing mask on types."""
-        idx = batch.get_batch_idx("pos")
-        n = batch.get_batch_size()
-        sde = self.corruption.sdes["pos"]
-        zeros = torch.zeros_like(batch["pos"])
-        _, std_to = sde.marginal_prob(zeros, torch.full((n,), t_to, device=zeros.device), batch_idx=idx, batch=batch)
-        _, std_from = sde.marginal_prob(
-            zeros, torch.full((n,), t_from, device=zeros.device), batch_idx=idx, batch=batch
-        )
+        std_to = position_std(self.corruption, batch, t_to)
+        std_from = position_std(self.corruption, batch, t_from)
         extra = torch.sqrt(torch.clamp(std_to**2 - std_from**2, min=0.0))
         pos = (batch["pos"] + extra * torch.randn_like(batch["pos"])) % 1.0
         types = batch["atomic_numbers"].clone()
