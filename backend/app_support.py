@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from pymatgen.core import Structure
@@ -248,9 +249,13 @@ def structure_facts(structure: Structure) -> StructureFacts:
 
 def _charge_balance_text(structure: Structure) -> str:
     from backend.metrics import charge_balance
+    from backend.metrics.validity import unassessable_elements
 
     if not structure.is_ordered:
         return "not assessed for a structure with partial occupancy"
+    unknown = unassessable_elements(structure.composition)
+    if unknown:
+        return f"not assessed: SMACT has no oxidation states for {', '.join(unknown)}"
     states = charge_balance(structure.composition)
     if states is None:
         return "not charge-balanced with SMACT's smact14 oxidation states"
@@ -290,12 +295,18 @@ def _coordination(structure: Structure) -> list[dict[str, object]]:
                     "element": site.specie.symbol,
                     "coordination": len(neighbours),
                     "neighbours": ", ".join(sorted(n["site"].specie.symbol for n in neighbours)),
-                    "shortest bond (Å)": min((site.distance(n["site"]) for n in neighbours), default=float("nan")),
+                    "shortest bond (Å)": min((_bond_length(site, n["site"]) for n in neighbours), default=float("nan")),
                 }
             )
     except Exception:  # CrystalNN gives up on unphysical cells (no neighbours, atoms on top of each other)
         return note("not available: CrystalNN finds no sensible neighbours in this cell")
     return rows
+
+
+def _bond_length(site: object, neighbour: object) -> float:
+    """Å between a site and a neighbour at the image CrystalNN found it in: a periodic site's own ``distance``
+    takes the minimum image and reads 0 for a site bonded to its own image (fcc Cu, BeTe's Te)."""
+    return float(np.linalg.norm(neighbour.coords - site.coords))
 
 
 def structure_downloads(structure: Structure, name: str) -> dict[str, tuple[str, str]]:

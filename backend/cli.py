@@ -274,6 +274,9 @@ def run_generate(args: argparse.Namespace) -> int:
     composition = parse_composition(args.composition, args.formula_units) if args.composition else None
     if composition and args.atoms is not None and args.atoms != Composition(composition).num_atoms:
         raise UserError(f"--atoms {args.atoms} contradicts --composition {composition}")
+    starts = _start_structures(args.start_from, composition)
+    if starts:
+        composition = None  # the start structures carry it
     request = GenerationRequest(
         n=args.n,
         atoms=args.atoms,
@@ -289,6 +292,10 @@ def run_generate(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         batch_size=args.batch_size,
+        cell_volume=args.cell_volume,
+        start_structures=tuple(s.to_json() for s in starts),
+        start_time=args.start_time,
+        start_types=args.start_types,
     )
     model = load_model(args.model, device=args.device)
     request.validate(model.info)
@@ -308,6 +315,44 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _start_structures(start_from: str | None, composition: str | None) -> list:
+    """The structures ``--start-from`` names: a file's, or the composition's prototypes (none: a line says so)."""
+    from backend.structures import read_checked
+
+    if start_from is None:
+        return []
+    if start_from != "prototypes":
+        return [read_checked(Path(start_from))]
+    if composition is None:
+        raise UserError("--start-from prototypes needs --composition")
+    from backend.prototypes.retrieval import retrieve
+    from backend.sampling import GenerationRequest
+
+    found = [p.structure for p in retrieve(composition, k=5, max_atoms=GenerationRequest().max_atoms)]
+    if not found:
+        print(f"no known prototype has the stoichiometry of {composition}: generating from noise", file=sys.stderr)
+    return found
+
+
+def run_csp(args: argparse.Namespace) -> int:
+    from backend.prototypes.csp import plan_candidates, rank, write_ranking
+    from backend.relax import chgnet
+    from backend.sampling import load_model
+
+    if args.fmax <= 0:
+        raise UserError(f"--fmax must be positive (got {args.fmax})")
+    model = load_model(args.model, device=args.device)
+    _prepare_out(args.out)
+    plan = plan_candidates(model, args.composition, args.n, args.prototypes, args.start_time, args.steps, args.seed)
+    print(plan.note)
+    made = sum(c.structure is not None for c in plan.candidates)
+    print(f"relaxing {made} candidates of {plan.composition} with CHGNet")
+    frame = write_ranking(rank(plan.candidates, chgnet(args.device), args.fmax, args.relax_steps), args.out)
+    print(frame.head(10).to_string(index=False))
+    print(f"ranking: {args.out / 'ranking.csv'} (relaxed CIFs beside it)")
+    return 0 if (frame["rank"] != "").any() else 1
+
+
 def _prepare_out(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -324,6 +369,7 @@ RUNS = {
     "inpaint": run_inpaint,
     "screen": run_screen,
     "evaluate": run_evaluate,
+    "csp": run_csp,
 }
 
 

@@ -90,6 +90,34 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     gen.add_argument("--out", type=Path, required=True, help="output folder")
     gen.add_argument("--trajectory", action="store_true", help="also write every step to trajectory.extxyz")
+    gen.add_argument(
+        "--start-from",
+        default=None,
+        help="partial diffusion from a structure FILE, or 'prototypes' (known structure types of --composition)",
+    )
+    gen.add_argument("--start-time", type=float, default=0.3, help="with --start-from: noise level t0 in (0, 1]")
+    gen.add_argument(
+        "--start-types", choices=("keep", "mask"), default="keep", help="with --start-from: keep or redraw atom types"
+    )
+    gen.add_argument(
+        "--cell-volume",
+        choices=("auto", "composition", "model"),
+        default="auto",
+        help="hold each cell at its composition's volume, or leave it to the model (auto: the model's default)",
+    )
+
+    csp = commands.add_parser("csp", help="predict the structure of a composition: prototypes, variations, diffusion")
+    csp.add_argument("--composition", required=True, help="the cell's content, e.g. Ca3V2O8")
+    csp.add_argument("--n", type=_positive_int, default=16, help="candidates in all")
+    csp.add_argument("--prototypes", type=_nonnegative_int, default=5, help="known prototypes to start from")
+    csp.add_argument("--start-time", type=float, default=0.3, help="noise level of the prototypes' variations")
+    csp.add_argument("--steps", type=_positive_int, default=100, help="denoising steps")
+    csp.add_argument("--seed", type=_nonnegative_int, default=0)
+    csp.add_argument("--fmax", type=float, default=0.05, help="force convergence, eV/Å")
+    csp.add_argument("--relax-steps", type=_positive_int, default=300, help="maximum FIRE steps")
+    csp.add_argument("--model", default="default")
+    csp.add_argument("--device", default=None)
+    csp.add_argument("--out", type=Path, required=True, help="folder for ranking.csv and the relaxed CIFs")
 
     relax = commands.add_parser("relax", help="relax structures with CHGNet and place them on the MP hull")
     relax.add_argument("inputs", nargs="+", type=Path, help="structure files or folders of them")

@@ -1,4 +1,7 @@
-"""Why the embedded model's crystals carry so many elements: three diagnostics of its atom-type chain.
+"""What the embedded model gets wrong: its atom-type chain (why its crystals carry so many elements) and its
+lattice (why its cells came out 1.7x too large or collapsed).
+
+Atom types (``--parts types,unmasking,type-loss``):
 
 (a) Masked-type prediction: 500 held-out crystals (the training run's validation split) noised to t = 0.2, 0.5,
     0.8 by mattergen's own corruption; top-1 accuracy of the model's clean-type guess on the masked atoms, against
@@ -9,12 +12,26 @@
 (c) The atom-type part of the training loss (mattergen's ``atomic_numbers_loss``) on the same held-out crystals,
     shipped checkpoint vs the same architecture untrained: where training left it.
 
-    python benchmarks/diagnostics.py --crystals 500
+Cells and positions (``--parts lattice,positions,volumes,loss``):
+(lattice) held-out crystals (primitive, Niggli-reduced, lattice symmetrised as in training) noised to t = 0.1, 0.3,
+    0.5, 0.8 by the lattice VP-SDE; the model's x0 estimate of the cell, ``(L_t - (1 - a) mu + s^2 score) / a``,
+    against two baselines: the prior's mean cell (a cube at the limit density) and a cube at the volume the
+    crystal's elements take in the training crystals (per-element volumes); volume per atom, lattice lengths and
+    angles.
+(positions) the same crystals' fractional coordinates noised by the wrapped VE-SDE; the model's x0 estimate
+    ``x_t + s^2 score`` against the clean positions (minimum-image displacement in Å), beside the noise it was given.
+(volumes) generated crystals' volume per atom against the training crystals' at 50 / 100 / 1000 steps, composition-
+    first, with the model's own cells and with the composition-aware cell (``cell_volume``); lattices that diverge
+    and at which step.
+(loss) the cell and position terms of mattergen's loss on the held-out crystals, shipped vs untrained.
+
+    python benchmarks/diagnostics.py --crystals 500 --parts lattice,positions,volumes,loss
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from collections import Counter
 
 from backend.runtime import configure_threads, quiet_library_warnings
@@ -28,6 +45,7 @@ import torch  # noqa: E402
 from pymatgen.core import Structure  # noqa: E402
 
 from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
+from backend.sampling.cell_volume import composition_volume  # noqa: E402
 from backend.sampling.engine import MASK_TOKEN_OFFSET, build_sampler  # noqa: E402
 from backend.train.data import _split_of  # noqa: E402
 from backend.train.settings import MP20_CSV  # noqa: E402
@@ -157,26 +175,189 @@ def type_loss(model: object, structures: list[Structure], seed: int) -> dict[str
     return out
 
 
+def _lengths_angles(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.linalg.norm(cells, axis=2)
+    pairs = ((1, 2), (0, 2), (0, 1))
+    cosines = [np.sum(cells[:, i] * cells[:, j], axis=1) / (lengths[:, i] * lengths[:, j]) for i, j in pairs]
+    return lengths, np.degrees(np.arccos(np.clip(np.stack(cosines, axis=1), -1, 1)))
+
+
+def lattice_estimates(model: object, structures: list[Structure], seed: int) -> pd.DataFrame:
+    """(lattice): the model's x0 estimate of the cell at several noise levels against two baselines."""
+    reduced = [s.get_primitive_structure().get_reduced_structure() for s in structures]
+    sampler = build_sampler(model, GenerationRequest(n=len(reduced), steps=1000), conditioned=False)
+    sde = sampler.corruption.sdes["cell"]
+    batch = clean_batch(reduced)
+    n = batch["num_atoms"].numpy().astype(float)
+    truth = batch["cell"].numpy().astype(float)
+    true_volume = np.abs(np.linalg.det(truth)) / n
+    true_lengths, true_angles = _lengths_angles(truth)
+    prior_side = np.cbrt(n / sde.limit_density)
+    element_side = np.cbrt(np.array([composition_volume(s.composition) for s in reduced]))
+    baselines = {
+        "prior mean cell": np.stack([np.eye(3) * a for a in prior_side]),
+        "cube at the elements' volume": np.stack([np.eye(3) * a for a in element_side]),
+    }
+    rows = []
+
+    def row(label: str, t: float | str, cells: np.ndarray) -> dict[str, object]:
+        lengths, angles = _lengths_angles(cells)
+        volume_error = np.abs(np.abs(np.linalg.det(cells)) / n / true_volume - 1)
+        return {
+            "t": t,
+            "cell": label,
+            "median |V/V_true - 1|": float(np.median(volume_error)),
+            "share within 10 %": float(np.mean(volume_error < 0.1)),
+            "median V/V_true": float(np.median(np.abs(np.linalg.det(cells)) / n / true_volume)),
+            "median |a/a_true - 1|": float(np.median(np.abs(lengths / true_lengths - 1))),
+            "median |angle error| (deg)": float(np.median(np.abs(angles - true_angles))),
+        }
+
+    for label, cells in baselines.items():
+        rows.append(row(label, "-", cells))
+    for t_value in (0.1, 0.3, 0.5, 0.8):
+        torch.manual_seed(seed)
+        t = torch.full((len(reduced),), t_value)
+        with torch.no_grad():
+            noisy = sampler.corruption.sample_marginal(batch, t)
+            score = sampler.score(noisy, t)["cell"]
+            a = sde._marginal_mean_coeff(t)[:, None, None]
+            mu = sde.get_limit_mean(x=noisy["cell"], batch=noisy)
+            _, std = sde.marginal_prob(noisy["cell"], t, batch=noisy)
+            estimate = (noisy["cell"] - (1 - a) * mu + std**2 * score) / a
+        rows.append(row("noisy input", t_value, noisy["cell"].numpy().astype(float)))
+        rows.append(row("model's x0 estimate", t_value, estimate.numpy().astype(float)))
+    return pd.DataFrame(rows)
+
+
+def position_estimates(model: object, structures: list[Structure], seed: int) -> pd.DataFrame:
+    """(positions): the model's x0 estimate of the fractional coordinates against the noise it was given."""
+    reduced = [s.get_primitive_structure().get_reduced_structure() for s in structures]
+    sampler = build_sampler(model, GenerationRequest(n=len(reduced), steps=1000), conditioned=False)
+    sde = sampler.corruption.sdes["pos"]
+    batch = clean_batch(reduced)
+    owner = batch.get_batch_idx("pos")
+    cells = batch["cell"][owner]
+    rows = []
+    for t_value in (0.1, 0.3, 0.5, 0.8):
+        torch.manual_seed(seed)
+        t = torch.full((len(reduced),), t_value)
+        with torch.no_grad():
+            noisy = sampler.corruption.sample_marginal(batch, t)
+            score = sampler.score(noisy, t)["pos"]
+            _, std = sde.marginal_prob(noisy["pos"], t, batch_idx=owner, batch=noisy)
+            estimate = noisy["pos"] + std**2 * score
+
+        def displacement(x: torch.Tensor) -> np.ndarray:
+            shift = (x - batch["pos"] + 0.5) % 1.0 - 0.5
+            return torch.linalg.norm(torch.einsum("ni,nij->nj", shift, cells), dim=1).numpy()
+
+        given, left = displacement(noisy["pos"]), displacement(estimate)
+        rows.append(
+            {
+                "t": t_value,
+                "noise std (Å, median atom)": float(np.median((std[:, 0] * cells.norm(dim=2).mean(dim=1)).numpy())),
+                "median displacement given (Å)": float(np.median(given)),
+                "median displacement left by x0 estimate (Å)": float(np.median(left)),
+                "atoms moved closer": float(np.mean(left < given)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def generated_volumes(model: object, n: int, steps_list: tuple[int, ...]) -> pd.DataFrame:
+    """(volumes): volume per atom of generated crystals vs the training data, and diverged lattices."""
+    from backend.prototypes.index import load_index
+
+    training = load_index().volume_per_atom.to_numpy()
+    rows = [
+        {
+            "steps": "-",
+            "cell": "training crystals (MP-20 subset)",
+            "crystals": len(training),
+            "V/atom median (IQR), Å³": f"{np.median(training):.1f} ({np.percentile(training, 25):.1f}-"
+            f"{np.percentile(training, 75):.1f})",
+            "diverged": "",
+        }
+    ]
+    for steps in steps_list:
+        for mode in ("model", "composition"):
+            started = time.perf_counter()
+            request = GenerationRequest(n=n, atoms=None, steps=steps, seed=11, cell_volume=mode)
+            result = generate(model, request)
+            volumes = np.array([s.volume / len(s) for s in result.structures if s is not None])
+            diverged = [f for f in result.failures if f and "lattice" in f]
+            rows.append(
+                {
+                    "steps": steps,
+                    "cell": "model's own" if mode == "model" else "composition-aware (hook)",
+                    "crystals": n,
+                    "V/atom median (IQR), Å³": f"{np.median(volumes):.1f} ({np.percentile(volumes, 25):.1f}-"
+                    f"{np.percentile(volumes, 75):.1f})",
+                    "diverged": f"{len(diverged)}: {'; '.join(diverged)}" if diverged else "0",
+                    "sampling (s)": round(time.perf_counter() - started),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def cell_loss(model: object, structures: list[Structure], seed: int) -> dict[str, dict[str, float]]:
+    """(loss): the cell and position terms of mattergen's loss, shipped vs untrained."""
+    from hydra.utils import instantiate
+
+    batch = clean_batch(structures)
+    untrained = instantiate(model.config.lightning_module).eval()
+    trained = instantiate(model.config.lightning_module).eval()
+    trained.load_state_dict(model.module.state_dict())
+    out = {}
+    for label, module in (("shipped checkpoint", trained), ("untrained (same architecture)", untrained)):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            _, metrics = module.diffusion_module.calc_loss(batch)
+        out[label] = {k: float(metrics[k]) for k in ("cell", "pos")}
+    return out
+
+
+PARTS = ("types", "unmasking", "type-loss", "lattice", "positions", "volumes", "loss")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--crystals", type=int, default=500)
     parser.add_argument("--chain-crystals", type=int, default=8)
+    parser.add_argument("--volume-crystals", type=int, default=16)
+    parser.add_argument("--volume-steps", default="50,100,1000")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--parts", default="abc", help="which diagnostics to run, e.g. 'c'")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     model = load_model("default")
     structures = held_out(args.crystals)
-    if "a" in args.parts:
+    if "types" in parts:
         print(f"(a) masked-type prediction, {len(structures)} held-out crystals\n")
         print(masked_prediction(model, structures, args.seed).to_markdown(index=False, floatfmt=".3f"))
-    if "b" in args.parts:
+    if "unmasking" in parts:
         print("\n(b) atoms unmasked per step, the model's own types\n")
         rows = [unmasking(model, steps, args.chain_crystals) for steps in (100, 1000)]
         print(pd.DataFrame(rows).to_markdown(index=False))
-    if "c" in args.parts:
+    if "type-loss" in parts:
         print("\n(c) atom-type loss (mattergen's atom-type term) on the held-out crystals\n")
         for label, value in type_loss(model, structures, args.seed).items():
             print(f"- {label}: {value:.3f}")
+    if "lattice" in parts:
+        print(f"\n(lattice) x0 estimate of the cell, {len(structures)} held-out crystals\n")
+        print(lattice_estimates(model, structures, args.seed).to_markdown(index=False, floatfmt=".3f"))
+    if "positions" in parts:
+        print(f"\n(positions) x0 estimate of the fractional coordinates, {len(structures)} held-out crystals\n")
+        print(position_estimates(model, structures, args.seed).to_markdown(index=False, floatfmt=".3f"))
+    if "loss" in parts:
+        print("\n(loss) cell and position terms of mattergen's loss on the held-out crystals\n")
+        for label, values in cell_loss(model, structures, args.seed).items():
+            print(f"- {label}: cell {values['cell']:.3f}, positions {values['pos']:.3f}")
+    if "volumes" in parts:
+        steps = tuple(int(s) for s in args.volume_steps.split(","))
+        print(f"\n(volumes) generated volume per atom, {args.volume_crystals} composition-first crystals, seed 11\n")
+        print(generated_volumes(model, args.volume_crystals, steps).to_markdown(index=False))
 
 
 if __name__ == "__main__":

@@ -83,3 +83,24 @@ def test_tables_carry_units_one_formula_style_and_few_decimals():
     results = for_display(pd.DataFrame({"e_above_hull": ["0.1234567", ""], "energy_per_atom": [-5.123456789, None]}))
     assert list(results.columns) == ["E_above_hull (eV/atom)", "E (eV/atom)"]
     assert results["E_above_hull (eV/atom)"][0] == 0.123
+
+
+def test_shortest_bond_counts_a_bond_to_the_sites_own_image():
+    """One-atom fcc Cu: every neighbour is the atom's own image, 2.55 Å away (the table read 0 before)."""
+    from pymatgen.core import Lattice, Structure
+
+    from backend.app_support import structure_facts
+
+    half = 3.61 / 2
+    copper = Structure(Lattice([[0, half, half], [half, 0, half], [half, half, 0]]), ["Cu"], [[0, 0, 0]])
+    row = structure_facts(copper).coordination.iloc[0]
+    assert row["coordination"] == 12 and abs(row["shortest bond (Å)"] - 2.553) < 0.01
+
+
+def test_an_element_without_oxidation_data_is_said_not_raised():
+    from pymatgen.core import Lattice, Structure
+
+    from backend.app_support import structure_facts
+
+    facts = structure_facts(Structure(Lattice.cubic(5), ["Og", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]))
+    assert facts.charge_balance == "not assessed: SMACT has no oxidation states for Og"

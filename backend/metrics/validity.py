@@ -51,6 +51,19 @@ def smact_valid(composition: Composition) -> bool:
     return charge_balance(composition) is not None
 
 
+def unassessable_elements(composition: Composition) -> list[str]:
+    """Elements SMACT has no data for (oganesson, ...): no charge-balance verdict can be given for them."""
+    import smact
+
+    out = []
+    for el in composition.elements:
+        try:
+            smact.Element(el.symbol)
+        except (KeyError, NameError):
+            out.append(el.symbol)
+    return out
+
+
 def charge_balance(composition: Composition) -> tuple[tuple[str, int], ...] | None:
     """The first smact14 oxidation-state assignment that is neutral and passes Pauling's test, or None.
 
@@ -65,6 +78,8 @@ def charge_balance(composition: Composition) -> tuple[tuple[str, int], ...] | No
     symbols = tuple(amounts)
     if len(symbols) == 1 or all(s in smact.metals for s in symbols):
         return ()
+    if unassessable_elements(composition):  # no oxidation states known: not shown to be balanced
+        return None
     divisor = 0
     for n in amounts.values():
         divisor = gcd(divisor, n)

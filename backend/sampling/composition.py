@@ -16,6 +16,7 @@ mask keeps the model's type beliefs within the composition). ``benchmarks/csp.py
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -95,6 +96,13 @@ class ExactComposition:
         self.pinned = [rng.permutation([z for z, n in target.items() for _ in range(n)]) for target in self.targets]
         self._previous_masked: np.ndarray | None = None
         self._batch: int | None = None
+
+    @classmethod
+    def of_sites(cls, site_types: Sequence[Sequence[int]]) -> ExactComposition:
+        """Types pinned site by site as given (a start structure's own order), instead of a seeded shuffle."""
+        hook = cls([Composition(dict(Counter(int(z) for z in types))) for types in site_types], method="pin")
+        hook.pinned = [np.asarray(types, dtype=int) for types in site_types]
+        return hook
 
     def __call__(self, state: StepState) -> StepControl | None:
         z = state.batch["atomic_numbers"]

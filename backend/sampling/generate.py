@@ -10,10 +10,12 @@ import numpy as np
 from pymatgen.core import Composition, Structure
 
 from backend.compositions.cell import cell_formula
+from backend.sampling.cell_volume import CellVolume, composition_volume
 from backend.sampling.composition import ExactComposition, batch_compositions
 from backend.sampling.engine import StepCallback, chain, conditioning_batch, denoise, sampling_session, to_structures
 from backend.sampling.models import LoadedModel
 from backend.sampling.request import GenerationRequest, InvalidRequest, cell_histogram
+from backend.sampling.start import start_batch, truncated_grid
 from backend.symmetry.projection import SymmetryProjection
 from backend.symmetry.wyckoff import NoAssignment, WyckoffAssignment, assign, feasible_counts, parse_assignment
 
@@ -75,6 +77,11 @@ def generate(
         compositions *= request.n
     else:
         compositions = batch_compositions(request, model.info)
+    starts = request.starts() if request.start_structures else None
+    if starts is not None:
+        compositions = [s.composition for s in starts]
+        if request.start_time >= 1.0:  # noised to t = 1 nothing of the start is left: generate its composition
+            starts = None
     if compositions is None:
         counts, conditions = atom_counts(request), [request.conditions] * request.n
         hook = None
@@ -83,6 +90,8 @@ def generate(
         supported = model.info.supports("chemical_system")
         conditions = [_with_system(request, c.chemical_system, supported) for c in compositions]
         hook = ExactComposition(compositions, request.composition_method, seed=request.seed)
+        if starts is not None and request.start_types == "keep":
+            hook = ExactComposition.of_sites([s.atomic_numbers for s in starts])
     if request.constrains_symmetry:
         assignments = [fixed] * request.n if fixed else _assignments(request, counts, compositions)
         counts = [a.n_atoms for a in assignments]
@@ -90,16 +99,24 @@ def generate(
     structures: list[Structure | None] = []
     failures: list[str | None] = []
     cancelled = False
+    volume = _volume_hook(model, request, compositions, starts)
     with sampling_session(model, request, conditioned=any(conditions)) as (sampler, timesteps, dt):
+        if starts is not None:
+            timesteps = truncated_grid(timesteps, request.start_time)
         for batch_index, first in enumerate(range(0, request.n, request.batch_size)):
             last = first + request.batch_size
             conditioning = conditioning_batch(counts[first:last], conditions[first:last], model.info.device)
+            if starts is None:
+                initial = sampler.prior(conditioning)
+            else:
+                keep = request.start_types == "keep"
+                initial = start_batch(sampler, starts[first:last], conditioning, request.start_time, keep)
             outcome = denoise(
                 sampler,
-                sampler.prior(conditioning),
+                initial,
                 timesteps,
                 dt,
-                callback=chain(hook, callback),
+                callback=chain(hook, volume, callback),
                 batch_index=batch_index,
                 first_crystal=first,
             )
@@ -131,6 +148,23 @@ def _assignments(
         except NoAssignment as exc:
             raise InvalidRequest(str(exc)) from None
     return out
+
+
+def _volume_hook(
+    model: LoadedModel,
+    request: GenerationRequest,
+    compositions: list[Composition] | None,
+    starts: list[Structure] | None,
+) -> CellVolume | None:
+    """The composition-aware cell volume where the request asks for it (targets: a start structure's own volume,
+    else the compositions' where they are fixed, else the chain's types)."""
+    if request.cell_volume != "composition":
+        return None
+    if starts is not None:
+        volumes = [s.volume for s in starts]
+    else:
+        volumes = [composition_volume(c) for c in compositions] if compositions else None
+    return CellVolume(model.module.diffusion_module.corruption.sdes["cell"], volumes)
 
 
 def _with_system(request: GenerationRequest, system: str, supported: bool) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from pymatgen.core import Composition
+from pymatgen.core import Composition, Structure
 from pymatgen.core.periodic_table import Element
 from pymatgen.symmetry.groups import SpaceGroup
 
@@ -16,6 +16,8 @@ from backend.thirdparty.patches import install
 MAX_ATOMS = 100
 COMPOSITION_SOURCES = ("auto", "proposer", "model")
 SYMMETRY_MODES = ("auto", "condition", "constrain", "both")
+CELL_VOLUME_MODES = ("auto", "composition", "model")
+START_TYPES = ("keep", "mask")
 MAX_ELEMENTS = 7
 NONNEGATIVE_TARGETS = {
     "dft_band_gap",
@@ -131,13 +133,24 @@ class GenerationRequest:
     ``symmetry`` says what ``space_group`` does: ``condition`` (a model trained on space groups is conditioned),
     ``constrain`` (every step is projected into the group, any model), ``both``, or ``auto`` (both where the model
     is conditioned on space groups, else constrain). ``wyckoff`` is ``auto`` or an assignment like ``4a:Na,4b:Cl``.
+
+    ``start_structures`` (pymatgen JSON, one for every crystal or one per crystal) starts each crystal from that
+    structure noised to ``start_time`` (partial diffusion, :mod:`backend.sampling.start`); its types are kept or,
+    with ``start_types="mask"``, redrawn by the model within its composition.
+
+    ``cell_volume``: ``composition`` holds each cell at the volume its composition takes
+    (:mod:`backend.sampling.cell_volume`), ``model`` leaves the volume to the model, ``auto`` is composition for
+    the embedded model and model for every other checkpoint.
     """
 
     def resolved(self, model: ModelInfo) -> GenerationRequest:
-        """The request with ``symmetry="auto"`` made concrete for ``model``."""
-        if self.symmetry != "auto":
-            return self
-        return replace(self, symmetry="both" if model.supports("space_group") else "constrain")
+        """The request with ``symmetry="auto"`` and ``cell_volume="auto"`` made concrete for ``model``."""
+        request = self
+        if request.symmetry == "auto":
+            request = replace(request, symmetry="both" if model.supports("space_group") else "constrain")
+        if request.cell_volume == "auto":
+            request = replace(request, cell_volume="composition" if model.source == "embedded" else "model")
+        return request
 
     @property
     def constrains_symmetry(self) -> bool:
@@ -159,6 +172,15 @@ class GenerationRequest:
     composition_source: str = "auto"
     composition_method: str = "counts"
     novelty: float = 0.25
+    cell_volume: str = "auto"
+    start_structures: tuple[str, ...] = ()
+    start_time: float = 1.0
+    start_types: str = "keep"
+
+    def starts(self) -> list[Structure]:
+        """The start structures, one per crystal (a single one repeated)."""
+        structures = [Structure.from_str(text, fmt="json") for text in self.start_structures]
+        return structures * self.n if len(structures) == 1 else structures
 
     @property
     def max_atoms(self) -> int:
@@ -239,6 +261,30 @@ class GenerationRequest:
         except NoAssignment as exc:
             raise InvalidRequest(str(exc)) from None
 
+    def _validate_starts(self, model: ModelInfo) -> None:
+        if not 0.0 < self.start_time <= 1.0:
+            raise InvalidRequest(f"start time must be in (0, 1] (got {self.start_time})")
+        if self.start_types not in START_TYPES:
+            raise InvalidRequest(f"start types must be one of {', '.join(START_TYPES)}")
+        if not self.start_structures:
+            return
+        if len(self.start_structures) not in (1, self.n):
+            given = len(self.start_structures)
+            raise InvalidRequest(f"give one start structure or one per crystal ({self.n}), not {given}")
+        if self.compositions or self.space_group is not None:
+            raise InvalidRequest("a start structure fixes the composition: give no composition or space group with it")
+        allowed = set(allowed_elements())
+        for structure in self.starts()[: len(self.start_structures)]:
+            formula = structure.composition.reduced_formula
+            if not structure.is_ordered:
+                raise InvalidRequest(f"start structure {formula} has partial occupancies: order it first")
+            outside = sorted({el.symbol for el in structure.composition.elements} - allowed)
+            if outside:
+                names = ", ".join(outside)
+                raise InvalidRequest(f"model '{model.name}' cannot place {names} (in start structure {formula})")
+            if len(structure) > MAX_ATOMS:
+                raise InvalidRequest(f"start structure {formula} has {len(structure)} atoms; at most {MAX_ATOMS}")
+
     def _validate_compositions(self, model: ModelInfo) -> None:
         if self.symmetry not in SYMMETRY_MODES:
             raise InvalidRequest(f"symmetry must be one of {', '.join(SYMMETRY_MODES)}")
@@ -260,10 +306,13 @@ class GenerationRequest:
             self._validate_assignment()
         if self.composition_source not in COMPOSITION_SOURCES:
             raise InvalidRequest(f"composition source must be one of {', '.join(COMPOSITION_SOURCES)}")
+        if self.cell_volume not in CELL_VOLUME_MODES:
+            raise InvalidRequest(f"cell volume must be one of {', '.join(CELL_VOLUME_MODES)}")
         if self.composition_method not in ("counts", "pin"):
             raise InvalidRequest("composition method must be counts or pin")
         if not 0.0 <= self.novelty <= 1.0:
             raise InvalidRequest(f"novelty must be between 0 and 1 (got {self.novelty})")
+        self._validate_starts(model)
         if not self.compositions:
             return
         if len(self.compositions) not in (1, self.n):

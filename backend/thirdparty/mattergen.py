@@ -97,6 +97,11 @@ class MattergenSampler:
 
         return _sample_prior(self.corruption, conditioning, mask=None)
 
+    def add_noise(self, batch: object, t: float) -> object:
+        """``batch`` forward-noised to time ``t`` by the model's own corruption (every field it diffuses)."""
+        times = torch.full((batch.get_batch_size(),), float(t), device=batch["cell"].device)
+        return self.corruption.sample_marginal(batch, times)
+
     def score(self, batch: object, t: torch.Tensor) -> object:
         """The model's per-field scores (for atom types: logits of the clean type, Z = column + 1) at time ``t``."""
         return self.predictor_corrector._score_fn(batch, t)

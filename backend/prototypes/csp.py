@@ -1,0 +1,147 @@
+"""Crystal structure prediction for one composition: known prototypes, their variations and diffusion samples,
+every one relaxed with CHGNet and ranked by energy.
+
+Candidates come from three sources, in this order of trust: the ``k`` best prototypes of the composition's
+stoichiometry pattern (``retrieval.retrieve``), one partial-diffusion variation of each (the prototype noised to
+``start_time`` and denoised by the model, so it may leave the template's basin), and plain diffusion samples of
+the exact composition for the rest of the budget -- all of it where no prototype exists. Every candidate is
+relaxed within the space group it starts in (ASE FixSymmetry; a P1 candidate relaxes freely) and placed on the
+offline MP hull; the answer is the list ranked by energy per atom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from pymatgen.core import Composition, Structure
+
+from backend.evaluation import CandidateReport, relax_and_assess
+from backend.prototypes.retrieval import Prototype, retrieve
+from backend.relax.potentials import Potential
+from backend.sampling import GenerationRequest, LoadedModel, generate, parse_composition
+from backend.structures import describe, write_cif
+
+SOURCES = ("prototype", "variation", "diffusion")
+
+
+@dataclass(frozen=True)
+class CspCandidate:
+    """One unrelaxed candidate and where it came from."""
+
+    name: str  # "p1", "v1", "d1": file stem
+    kind: str  # one of SOURCES
+    source: str  # what a reader needs to trace it: prototype label, template, substitution
+    structure: Structure | None  # None where generation failed
+    retrieval_rank: int | None = None  # prototypes and their variations: the prototype's rank
+
+
+@dataclass(frozen=True)
+class CspPlan:
+    """The candidates for one composition and a note for the user (no prototype, fewer than asked)."""
+
+    composition: str
+    candidates: tuple[CspCandidate, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class RankedCandidate:
+    """A candidate after relaxation; ``report.error`` says why it has no energy."""
+
+    candidate: CspCandidate
+    report: CandidateReport
+
+    @property
+    def energy(self) -> float | None:
+        return None if self.report.error else self.report.relax.energy_per_atom
+
+    def row(self, rank: int | None) -> dict[str, object]:
+        relaxed = self.report.relax.structure if self.report.error is None else None
+        return {
+            "rank": rank if rank is not None else "",
+            "file": f"{self.candidate.name}_relaxed.cif" if relaxed is not None else "",
+            "source": self.candidate.kind,
+            "origin": self.candidate.source,
+            "space_group": describe(relaxed).space_group if relaxed is not None else "",
+            "energy_per_atom": round(self.energy, 5) if self.energy is not None else "",
+            "e_above_hull": round(self.report.hull.e_above_hull, 4) if self.report.hull else "",
+            "error": self.report.error or "",
+        }
+
+
+def plan_candidates(
+    model: LoadedModel,
+    composition: str,
+    n: int = 16,
+    k: int = 5,
+    start_time: float = 0.3,
+    steps: int = 100,
+    seed: int = 0,
+) -> CspPlan:
+    """Prototypes, one variation of each and diffusion samples of ``composition``: ``n`` candidates at most."""
+    formula = parse_composition(composition)
+    prototypes = retrieve(formula, k=min(k, n), max_atoms=GenerationRequest().max_atoms)
+    candidates = [
+        CspCandidate(f"p{i + 1}", "prototype", _origin(p), p.structure, i + 1) for i, p in enumerate(prototypes)
+    ]
+    variations = min(len(prototypes), n - len(prototypes))
+    if variations:
+        request = GenerationRequest(
+            n=variations,
+            atoms=None,
+            steps=steps,
+            seed=seed,
+            start_structures=tuple(p.structure.to_json() for p in prototypes[:variations]),
+            start_time=start_time,
+        )
+        made = generate(model, request).structures
+        for i, structure in enumerate(made):
+            origin = f"variation of p{i + 1} at t0 {start_time:g}"
+            candidates.append(CspCandidate(f"v{i + 1}", "variation", origin, structure, i + 1))
+    samples = n - len(candidates)
+    if samples:
+        request = GenerationRequest(n=samples, atoms=None, compositions=(formula,), steps=steps, seed=seed)
+        for i, structure in enumerate(generate(model, request).structures):
+            candidates.append(CspCandidate(f"d{i + 1}", "diffusion", f"diffusion, {steps} steps", structure))
+    reduced = Composition(formula).reduced_formula
+    note = (
+        f"{len(prototypes)} prototypes of {Composition(formula).anonymized_formula} for {reduced}"
+        if prototypes
+        else f"no known prototype has the stoichiometry of {reduced}: answered by diffusion samples only"
+    )
+    return CspPlan(formula, tuple(candidates), note)
+
+
+def _origin(prototype: Prototype) -> str:
+    return (
+        f"prototype {prototype.prototype} from {prototype.template_formula} ({prototype.template_id}, "
+        f"{prototype.substitution}; distance {prototype.distance:g}, {prototype.members} known)"
+    )
+
+
+def rank(
+    candidates: Sequence[CspCandidate], potential: Potential, fmax: float = 0.05, steps: int = 300
+) -> list[RankedCandidate]:
+    """Relax every candidate within its starting space group and sort by energy per atom (failures last)."""
+    made = [c for c in candidates if c.structure is not None]
+    reports = relax_and_assess(
+        [c.name for c in made], [c.structure for c in made], potential, fmax=fmax, steps=steps, keep_symmetry=True
+    )
+    ranked = [RankedCandidate(c, r) for c, r in zip(made, reports)]
+    return sorted(ranked, key=lambda r: (r.energy is None, r.energy if r.energy is not None else 0.0))
+
+
+def write_ranking(ranked: Sequence[RankedCandidate], out: Path) -> pd.DataFrame:
+    """``ranking.csv`` (rank, file, source, origin, space group, energy, E_hull) beside the relaxed CIFs."""
+    rows, rank_number = [], 0
+    for item in ranked:
+        if item.energy is not None:
+            rank_number += 1
+            write_cif(item.report.relax.structure, out / f"{item.candidate.name}_relaxed.cif")
+        rows.append(item.row(rank_number if item.energy is not None else None))
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out / "ranking.csv", index=False)
+    return frame

@@ -1,0 +1,137 @@
+"""Known structure types for a composition: the prototypes of its stoichiometry pattern, elements substituted.
+
+For a composition (say Ca3V2O8) every training crystal with the same anonymous formula (A2B3C8, formula-unit
+multiples included) is a candidate template. Its elements are replaced class by class -- the element that
+occupies a class with the same count in the template's formula takes the target's element of that count; among
+classes of equal count every permutation is tried -- and the assignment is scored by how alike the swapped
+elements are: the mean of the squared differences in Pauling electronegativity (per 0.5) and atomic radius (per
+0.2 Å) over the swapped pairs (CSPML-style elemental distance; ``benchmarks/csp.py`` measures the ranking). The
+cell is scaled so the template's volume changes by the ratio of the two compositions' predicted volumes
+(per-element volumes fitted on the training data), which keeps the template's packing. Each distinct prototype
+(AFLOW-style label) is represented by its member whose elements fit best; prototypes are ranked by that fit,
+more populous structure types first among near ties.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pymatgen.core import Composition, Structure
+from pymatgen.core.periodic_table import Element
+
+from backend.prototypes.index import load_index, training_structure
+from backend.sampling.cell_volume import composition_volume
+
+ELECTRONEGATIVITY_SCALE = 0.5  # Pauling units that count as one unit of distance
+RADIUS_SCALE = 0.2  # Å of atomic radius that count as one unit of distance
+POPULATION_WEIGHT = 0.05  # distance units a tenfold more populous prototype is worth
+MAX_PERMUTATIONS = 720  # classes of equal count beyond this many orderings are not enumerated
+
+
+@dataclass(frozen=True)
+class Prototype:
+    """A known structure type dressed with the target's elements, and why it was chosen."""
+
+    prototype: str  # AFLOW-style label, e.g. "AB_225_a_b"
+    template_id: str  # the training crystal it was made from
+    template_formula: str
+    substitution: str  # "Na->K Cl->Br" (identity swaps left out)
+    distance: float  # elemental distance of the swap (0: the template's own elements)
+    members: int  # training crystals of this prototype
+    space_group: int
+    structure: Structure
+
+    @property
+    def score(self) -> float:
+        """Lower is better: the swap's distance, with populous structure types slightly preferred."""
+        return self.distance - POPULATION_WEIGHT * math.log10(self.members)
+
+
+def _properties(symbol: str) -> tuple[float, float]:
+    element = Element(symbol)
+    x = element.X if not math.isnan(element.X) else 1.5
+    radius = float(element.atomic_radius or element.atomic_radius_calculated or 1.5)
+    return x, radius
+
+
+def element_distance(a: str, b: str) -> float:
+    """How unlike two elements are for a substitution (0 for the same element)."""
+    (xa, ra), (xb, rb) = _properties(a), _properties(b)
+    return ((xa - xb) / ELECTRONEGATIVITY_SCALE) ** 2 + ((ra - rb) / RADIUS_SCALE) ** 2
+
+
+def _classes(composition: Composition) -> dict[float, list[str]]:
+    """Elements grouped by their amount in the reduced formula."""
+    reduced = composition.reduced_composition
+    grouped: dict[float, list[str]] = defaultdict(list)
+    for el, n in reduced.items():
+        grouped[round(n, 6)].append(el.symbol)
+    return grouped
+
+
+def best_assignment(template: Composition, target: Composition) -> tuple[dict[str, str], float] | None:
+    """The template-element -> target-element map of least mean distance, or None where the patterns differ."""
+    have, want = _classes(template), _classes(target)
+    if sorted((k, len(v)) for k, v in have.items()) != sorted((k, len(v)) for k, v in want.items()):
+        return None
+    mapping: dict[str, str] = {}
+    total, pairs = 0.0, 0
+    for amount, sources in have.items():
+        targets = want[amount]
+        options = itertools.islice(itertools.permutations(targets), MAX_PERMUTATIONS)
+        best = min(options, key=lambda p: sum(element_distance(s, t) for s, t in zip(sources, p)))
+        for source, chosen in zip(sources, best):
+            mapping[source] = chosen
+            total += element_distance(source, chosen)
+            pairs += 1
+    return mapping, total / max(pairs, 1)
+
+
+def dress(template: Structure, mapping: dict[str, str], target: Composition) -> Structure:
+    """The template with its elements swapped and its cell scaled by the predicted volume ratio."""
+    swapped = template.copy()
+    swapped.replace_species({el: mapping[el.symbol] for el in template.composition.elements})
+    ratio = composition_volume(swapped.composition) / composition_volume(template.composition)
+    swapped.scale_lattice(template.volume * ratio)
+    return swapped
+
+
+def retrieve(composition: Composition | str, k: int = 5, max_atoms: int | None = None) -> list[Prototype]:
+    """The ``k`` best distinct prototypes for ``composition`` (best first); empty when no training crystal shares
+    its stoichiometry pattern. ``max_atoms`` leaves out templates whose cell is larger."""
+    target = Composition(composition)
+    index = load_index()
+    rows = index[index.anonymous_formula == target.anonymized_formula]
+    if max_atoms is not None:
+        rows = rows[rows.n_atoms <= max_atoms]
+    best: dict[str, tuple[float, object, dict[str, str]]] = {}
+    for row in rows.itertuples(index=False):
+        found = best_assignment(Composition(row.reduced_formula), target)
+        if found is None:
+            continue
+        mapping, distance = found
+        key = (distance, row.e_above_hull, row.n_atoms)
+        if row.prototype not in best or key < best[row.prototype][0]:
+            best[row.prototype] = (key, row, mapping)
+    members = rows.prototype.value_counts().to_dict()
+    out = []
+    for label, ((distance, _, _), row, mapping) in best.items():
+        template = training_structure(row.material_id)
+        swaps = " ".join(f"{s}->{t}" for s, t in sorted(mapping.items()) if s != t)
+        out.append(
+            Prototype(
+                prototype=label,
+                template_id=row.material_id,
+                template_formula=row.reduced_formula,
+                substitution=swaps or "none",
+                distance=round(distance, 4),
+                members=int(members[label]),
+                space_group=int(row.space_group),
+                structure=dress(template, mapping, target),
+            )
+        )
+    out.sort(key=lambda p: (p.score, p.template_id))
+    return out[:k]

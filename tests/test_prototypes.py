@@ -1,0 +1,88 @@
+"""Knowledge-seeded generation: the prototype index, retrieval, partial diffusion from a structure and CSP."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Structure
+
+from backend.cli import main
+from backend.paths import ASSETS
+from backend.prototypes.index import describe, load_index
+from backend.prototypes.retrieval import retrieve
+from backend.sampling import GenerationRequest, InvalidRequest, generate
+
+NACL = ASSETS / "data" / "hosts" / "NaCl_mp-22862.cif"
+OLIVINE = ASSETS / "data" / "hosts" / "LiFePO4_olivine_mp-19017.cif"
+
+
+def test_index_labels_rock_salt_and_holds_no_benchmark_target():
+    number, wyckoff, label = describe(Structure.from_file(NACL))
+    assert (number, label) == (225, "AB_225_a_b") and wyckoff in ("A:a B:b", "A:b B:a")
+    index = load_index()
+    assert len(index) == 15686
+    targets = pd.read_csv("benchmarks/data/csp_targets.csv")
+    assert not set(targets.material_id) & set(index.material_id)  # MPTS-52 never enters the index
+
+
+def test_retrieval_substitutes_the_closest_members_and_scales_the_cell():
+    found = retrieve("KBr", k=3)
+    assert found[0].prototype == "AB_225_a_b"
+    assert {el.symbol for el in found[0].structure.composition.elements} == {"K", "Br"}
+    assert len({p.prototype for p in found}) == 3
+    assert 30 < found[0].structure.volume / len(found[0].structure) < 45  # KBr: 36 Å³/atom
+    assert retrieve("Li5Fe3O7") == []
+
+
+def _site_rmsd(a: Structure, b: Structure) -> float:
+    shift = (a.frac_coords - b.frac_coords + 0.5) % 1.0 - 0.5
+    return float(np.sqrt((np.linalg.norm(a.lattice.get_cartesian_coords(shift), axis=1) ** 2).mean()))
+
+
+def test_start_near_zero_returns_the_start_structure(default_model):
+    start = Structure.from_file(OLIVINE)
+    request = GenerationRequest(
+        n=2, atoms=None, steps=100, seed=0, start_structures=(start.to_json(),), start_time=0.02
+    )
+    result = generate(default_model, request)
+    for structure in result.structures:
+        assert structure.composition == start.composition
+        assert _site_rmsd(structure, start) < 0.2
+
+
+def test_start_at_one_is_ordinary_generation(default_model):
+    start = Structure.from_file(NACL)
+    seeded = GenerationRequest(n=2, atoms=None, steps=20, seed=4, start_structures=(start.to_json(),), start_time=1.0)
+    plain = GenerationRequest(n=2, atoms=None, steps=20, seed=4, compositions=("NaCl",))
+    assert generate(default_model, seeded).structures == generate(default_model, plain).structures
+
+
+def test_bad_start_requests_are_one_line(default_model):
+    start = Structure.from_file(NACL).to_json()
+    with pytest.raises(InvalidRequest, match="start time"):
+        GenerationRequest(start_structures=(start,), start_time=0.0).validate(default_model.info)
+    with pytest.raises(InvalidRequest, match="fixes the composition"):
+        GenerationRequest(start_structures=(start,), compositions=("NaCl",)).validate(default_model.info)
+
+
+def test_csp_ranks_relaxed_candidates_and_finds_rock_salt(tmp_path):
+    out = tmp_path / "kbr"
+    args = ["csp", "--composition", "KBr", "--n", "3", "--prototypes", "2", "--steps", "10"]
+    assert main([*args, "--relax-steps", "60", "--out", str(out)]) == 0
+    ranking = pd.read_csv(out / "ranking.csv", keep_default_na=False)
+    assert list(ranking.columns[:6]) == ["rank", "file", "source", "origin", "space_group", "energy_per_atom"]
+    assert set(ranking.source) == {"prototype", "variation"}
+    energies = ranking.energy_per_atom[ranking["rank"] != ""].astype(float)
+    assert energies.is_monotonic_increasing
+    best = Structure.from_file(out / ranking.file[0])
+    rock_salt = retrieve("KBr", k=1)[0].structure
+    assert StructureMatcher().fit(best, rock_salt)
+
+
+def test_csp_without_prototype_says_so_and_uses_diffusion(tmp_path, capsys):
+    out = tmp_path / "odd"
+    args = ["csp", "--composition", "Li5Fe3O7", "--n", "2", "--steps", "10", "--relax-steps", "5"]
+    main([*args, "--out", str(out)])
+    assert "no known prototype has the stoichiometry of Li5Fe3O7" in capsys.readouterr().out
+    ranking = pd.read_csv(out / "ranking.csv", keep_default_na=False)
+    assert set(ranking.source) == {"diffusion"} and len(ranking) == 2
