@@ -4,8 +4,8 @@ A start structure -- a prototype, an upload, a job's crystal -- is forward-noise
 model's own corruption (fractional coordinates by the wrapped VE-SDE, the lattice by the VP-SDE, atom types by
 the absorbing-state D3PM when they are to be redrawn), and the engine's one loop denoises it from t0 through the
 rest of the time grid. Small t0 gives close variations of the structure, t0 = 1 forgets it: generation then runs
-as ordinary generation of the start's composition (``backend.sampling.generate``). Kept types are held by the exact-composition hook with the
-start's own site order, its volume by the cell-volume hook.
+as ordinary generation of the start's composition (``backend.sampling.generate``). Kept types are held by the
+exact-composition hook in the start's own site order, its volume by the cell-volume hook.
 """
 
 from __future__ import annotations
