@@ -274,7 +274,7 @@ def run_generate(args: argparse.Namespace) -> int:
     composition = parse_composition(args.composition, args.formula_units) if args.composition else None
     if composition and args.atoms is not None and args.atoms != Composition(composition).num_atoms:
         raise UserError(f"--atoms {args.atoms} contradicts --composition {composition}")
-    starts = _start_structures(args.start_from, composition)
+    starts = _start_structures(args.start_from, composition, args.n)
     if starts:
         composition = None  # the start structures carry it
     request = GenerationRequest(
@@ -302,7 +302,7 @@ def run_generate(args: argparse.Namespace) -> int:
     _prepare_out(args.out)
     recorder = TrajectoryRecorder() if args.trajectory else None
     batches = -(-request.n // request.batch_size)
-    with tqdm(total=request.steps * batches, desc=f"denoising {request.n} crystals", unit="step") as bar:
+    with tqdm(total=request.denoising_steps * batches, desc=f"denoising {request.n} crystals", unit="step") as bar:
 
         def progress(state):  # noqa: ANN001, ANN202 - a StepCallback
             bar.update(1)
@@ -315,8 +315,8 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _start_structures(start_from: str | None, composition: str | None) -> list:
-    """The structures ``--start-from`` names: a file's, or the composition's prototypes (none: a line says so)."""
+def _start_structures(start_from: str | None, composition: str | None, n: int) -> list:
+    """The structures ``--start-from`` names: a file's, or the composition's prototypes (said in one line)."""
     from backend.structures import read_checked
 
     if start_from is None:
@@ -325,12 +325,11 @@ def _start_structures(start_from: str | None, composition: str | None) -> list:
         return [read_checked(Path(start_from))]
     if composition is None:
         raise UserError("--start-from prototypes needs --composition")
-    from backend.prototypes.retrieval import retrieve
+    from backend.prototypes.retrieval import prototype_starts
     from backend.sampling import GenerationRequest
 
-    found = [p.structure for p in retrieve(composition, k=5, max_atoms=GenerationRequest().max_atoms)]
-    if not found:
-        print(f"no known prototype has the stoichiometry of {composition}: generating from noise", file=sys.stderr)
+    found, note = prototype_starts(composition, n, max_atoms=GenerationRequest().max_atoms)
+    print(note, file=sys.stderr)
     return found
 
 

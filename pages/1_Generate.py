@@ -5,10 +5,11 @@ import uuid
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from backend.app_support import local_models, model_info, models_folder, services
+from backend.app_support import bundled_hosts, local_models, model_info, models_folder, read_upload, services
 from backend.compositions.proposer import proposal_table
 from backend.jobs import JobRefused
 from backend.paths import ASSETS
+from backend.prototypes.retrieval import prototype_starts
 from backend.sampling import (
     PUBLISHED_MODELS,
     GenerationRequest,
@@ -20,6 +21,7 @@ from backend.sampling import (
 )
 from backend.sampling.composition import default_source, proposals
 from backend.sampling.models import SCALAR_PROPERTIES
+from backend.structures import StructureFileError
 
 st.set_page_config(page_title="Generate - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Generate crystals")
@@ -54,6 +56,37 @@ st.caption(
     f"{info.name}: {info.parameters / 1e6:.2f} M parameters on {info.device}; conditions: "
     f"{', '.join(info.conditions) or 'none (unconditional)'}"
 )
+
+START_MODES = ["noise", "a structure", "known prototypes of the composition"]
+start_mode = st.radio(
+    "Start from",
+    START_MODES,
+    horizontal=True,
+    help="Partial diffusion: a structure noised to t0 and denoised by the model -- small t0 gives close variations, "
+    "t0 = 1 forgets the start. Prototypes: known structure types of the composition below, elements substituted.",
+)
+start_structure = None
+if start_mode == "a structure":
+    hosts = bundled_hosts()
+    where = st.radio("Structure", ["bundled (Materials Project)", "uploaded file"], horizontal=True)
+    if where.startswith("bundled"):
+        start_structure = hosts[st.selectbox("Bundled structure", list(hosts))]
+    else:
+        upload = st.file_uploader(
+            "CIF, POSCAR, extxyz or pymatgen JSON", type=["cif", "vasp", "poscar", "xyz", "extxyz", "json"]
+        )
+        if upload is not None:
+            try:
+                start_structure = read_upload(upload.name, upload.getvalue())
+            except StructureFileError as exc:
+                st.error(str(exc))
+    if start_structure is not None:
+        st.caption(
+            f"Start: {start_structure.composition.formula} ({len(start_structure)} atoms); its composition is used"
+        )
+start_time = 1.0
+if start_mode != "noise":
+    start_time = st.slider("Noise level t0", 0.05, 1.0, 0.3, 0.05, help="How far the start is noised before denoising")
 
 with st.form("generate"):
     left, right = st.columns(2)
@@ -116,6 +149,18 @@ with st.form("generate"):
 if submitted or previewed:
     try:
         cell = parse_composition(composition) if composition.strip() else None
+        starts = []
+        if start_mode == "a structure":
+            if start_structure is None:
+                raise InvalidRequest("choose or upload the structure to start from")
+            starts = [start_structure]
+        elif start_mode.startswith("known prototypes"):
+            if cell is None:
+                raise InvalidRequest("give the composition whose known prototypes to start from")
+            starts, note = prototype_starts(cell, int(n), max_atoms=GenerationRequest().max_atoms)
+            st.info(note)
+        if starts:
+            cell = None  # the start structures carry the composition
         request = GenerationRequest(
             n=int(n),
             atoms=None if atoms_from_data or cell else int(atoms),
@@ -129,6 +174,8 @@ if submitted or previewed:
             guidance=float(guidance),
             steps=int(steps),
             seed=int(seed),
+            start_structures=tuple(s.to_json() for s in starts),
+            start_time=float(start_time),
         )
         request.validate(info)
         proposed = proposals(request, info)

@@ -1,6 +1,9 @@
 """Structure viewer: any generated, relaxed or uploaded structure in 3D, its facts and downloads."""
 
+import uuid
+
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from backend.app_support import (
     ctk_link,
@@ -14,13 +17,16 @@ from backend.app_support import (
     structure_downloads,
     structure_facts,
 )
+from backend.jobs import JobRefused
 from backend.paths import ASSETS
+from backend.sampling import GenerationRequest, InvalidRequest, ModelUnavailable
 from backend.structures import StructureFileError
 from backend.views import structure_html
 
 st.set_page_config(page_title="Structure viewer - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Structure viewer")
-store, _ = services()
+store, runner = services()
+owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
 
 SOURCES = ["A job", "A screen", "An uploaded file"]
 source = st.radio(
@@ -100,3 +106,24 @@ with right:
         )
 st.subheader("Coordination (CrystalNN)")
 st.dataframe(for_display(facts.coordination), hide_index=True)
+
+with st.expander("Variations of this crystal"):
+    st.caption(
+        "Partial diffusion with the embedded model: this crystal noised to t0 and denoised again, its atoms kept. "
+        "Small t0 gives close relatives; t0 near 1 forgets the start."
+    )
+    count = st.number_input("Variations", value=4, step=1)
+    level = st.slider("Noise level t0", 0.05, 1.0, 0.3, 0.05, key="variation-t0")
+    if st.button("Generate variations"):
+        try:
+            request = GenerationRequest(
+                n=int(count), atoms=None, steps=100, start_structures=(structure.to_json(),), start_time=float(level)
+            )
+            variation_job = runner.submit_generation(owner, "default", request)
+        except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
+            st.error(str(exc))
+        else:
+            try:
+                st.switch_page("pages/2_Live_denoising.py", query_params={"job": variation_job})
+            except StreamlitAPIException:  # page run on its own (no page registry): a link instead
+                st.markdown(f"[Watch it on Live denoising](./Live_denoising?job={variation_job})")

@@ -273,3 +273,25 @@ def test_chemical_systems_are_read_as_a_chemist_writes_them():
     assert parse_chemical_system("li-fe-o") == ("Fe", "Li", "O")
     with pytest.raises(InvalidRequest, match="Li is listed twice"):
         parse_chemical_system("Li-Li")
+
+
+def test_generate_from_a_bundled_structure_and_its_variations_from_the_viewer(services):
+    """Partial diffusion on the pages: Generate's "Start from" a bundled host at t0 0.3, then "Variations of this
+    crystal" in the viewer; both run to done as ordinary generation jobs."""
+    store, _ = services
+    app = page("1_Generate.py")
+    {r.label: r for r in app.radio}["Start from"].set_value("a structure").run()
+    {s.label: s for s in app.selectbox}["Bundled structure"].set_value("NaCl_mp-22862").run()
+    {w.label: w for w in app.number_input}["Crystals"].set_value(2)
+    app.button[0].click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    job = wait_done(store, app.query_params["job"])
+    assert job.status == "done", job.error
+    assert job.params["start_time"] == 0.3 and len(job.params["start_structures"]) == 1
+    assert store.frame_count(job.id) == 2 * 30  # 100 steps from t0 0.3: the last 30, every one recorded
+    viewer = page("3_Structure_viewer.py", job=job.id)
+    viewer.button[0].click().run()  # "Generate variations" (the only button on the page)
+    assert not viewer.exception and not viewer.error, [e.value for e in viewer.error]
+    variations = [j for j in store.jobs(limit=5) if j.kind == "generate" and j.id != job.id][0]
+    assert wait_done(store, variations.id).status == "done"
+    assert variations.params["start_structures"][0] != job.params["start_structures"][0]

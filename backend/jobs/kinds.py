@@ -32,6 +32,7 @@ class GenerateSpec:
         values["chemical_system"] = tuple(values["chemical_system"]) if values.get("chemical_system") else None
         values["targets"] = tuple((name, float(value)) for name, value in values.get("targets", ()))
         values["compositions"] = tuple(values.get("compositions", ()))
+        values["start_structures"] = tuple(values.get("start_structures", ()))
         return cls(params["model"], GenerationRequest(**values))
 
 

@@ -157,7 +157,8 @@ class JobRunner:
         request = spec.request
         model = load_model(spec.model, device=self.device)
         batches = -(-request.n // request.batch_size)
-        result = generate(model, request, callback=self._step_recorder(job, request.steps * batches, request.steps))
+        steps = request.denoising_steps
+        result = generate(model, request, callback=self._step_recorder(job, steps * batches, steps))
         if result.cancelled:
             self.store.update(job.id, message="cancelled")
             return "cancelled"

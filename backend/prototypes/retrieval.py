@@ -135,3 +135,15 @@ def retrieve(composition: Composition | str, k: int = 5, max_atoms: int | None =
         )
     out.sort(key=lambda p: (p.score, p.template_id))
     return out[:k]
+
+
+def prototype_starts(composition: str, n: int, k: int = 5, max_atoms: int | None = None) -> tuple[list[Structure], str]:
+    """``n`` start structures for partial diffusion at ``composition`` -- its ``k`` best prototypes in turn -- and
+    a line for the user (which prototypes, or that none exists and generation starts from noise)."""
+    found = retrieve(composition, k=min(k, n), max_atoms=max_atoms)
+    reduced = Composition(composition).reduced_formula
+    if not found:
+        return [], f"no known prototype has the stoichiometry of {reduced}: generating from noise"
+    labels = ", ".join(f"{p.prototype} ({p.template_formula})" for p in found)
+    starts = [found[i % len(found)].structure for i in range(n)]
+    return starts, f"starting from {len(found)} prototypes of {reduced}: {labels}"

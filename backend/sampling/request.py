@@ -177,6 +177,18 @@ class GenerationRequest:
     start_time: float = 1.0
     start_types: str = "keep"
 
+    @property
+    def denoising_steps(self) -> int:
+        """Steps the loop runs per batch: all of them, or those below the start time of a partial diffusion."""
+        if not self.start_structures or self.start_time >= 1.0:
+            return self.steps
+        import torch
+
+        from backend.sampling.start import truncated_grid
+
+        grid = torch.linspace(1.0, 1.0 / self.steps, self.steps).tolist()  # the sampler's grid (T = 1, eps = 1/N)
+        return len(truncated_grid(grid, self.start_time))
+
     def starts(self) -> list[Structure]:
         """The start structures, one per crystal (a single one repeated)."""
         structures = [Structure.from_str(text, fmt="json") for text in self.start_structures]
