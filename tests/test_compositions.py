@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import pytest
 from pymatgen.core import Composition, Structure
@@ -85,3 +86,24 @@ def test_the_embedded_model_samples_proposed_compositions_by_default(default_mod
 def test_a_system_without_charge_balanced_compositions_is_one_line(default_model):
     with pytest.raises(InvalidRequest, match="no charge-balanced composition of F-Na fits in 3 atoms"):
         proposals(GenerationRequest(chemical_system=("F", "Na"), atoms=3), default_model.info)
+
+
+def test_counts_hook_survives_a_redrawn_or_remasked_atom():
+    """A crystal whose cell diverges gets NaN type scores, and its decided atoms can come back masked (token 101) or
+    as an element outside its counts; the hook must re-decide them, not fail the whole batch (KeyError: 101)."""
+    from types import SimpleNamespace
+
+    from pymatgen.core import Composition
+
+    from backend.sampling.composition import ExactComposition
+
+    hook = ExactComposition([Composition("Li2O")])
+    probabilities = np.full((3, 100), 0.01)
+    state = SimpleNamespace(
+        step=0, batch_index=0, first_crystal=0, next_t=0.5, num_atoms=np.array([3]), type_probabilities=probabilities
+    )
+    assert hook._constrained(state, np.array([3, 3, 8])).tolist() == [3, 3, 8]
+    state.step = 1
+    assert hook._constrained(state, np.array([3, 101, 8])).tolist() == [3, 101, 8]  # re-masked: waits
+    state.step, state.next_t = 2, None
+    assert hook._constrained(state, np.array([3, 26, 8])).tolist() == [3, 3, 8]  # Fe is not owed: Li is

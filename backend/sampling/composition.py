@@ -128,9 +128,14 @@ class ExactComposition:
             atoms = np.arange(start, start + n)
             start += n
             remaining = dict(self.targets[state.first_crystal + i])
-            for atom in atoms[~previous[atoms]]:  # committed earlier, always within the counts
-                remaining[int(types[atom])] -= 1
-            due = atoms[previous[atoms] & (~masked[atoms] | last)]
+            settled = ~previous[atoms] & ~masked[atoms]  # committed earlier and still decided
+            for k in np.nonzero(settled)[0]:
+                element = int(types[atoms[k]])
+                if remaining.get(element, 0) > 0:
+                    remaining[element] -= 1
+                else:  # a type outside the counts (a diverging cell's NaN scores): decided again below
+                    settled[k] = False
+            due = atoms[~settled & (~masked[atoms] | last)]
             confidence = [probabilities[a, types[a] - 1] if not masked[a] else 0.0 for a in due]
             for atom in due[np.argsort(confidence, kind="stable")[::-1]]:
                 element = int(types[atom])
