@@ -139,9 +139,9 @@ def job_failures(store: JobStore, job_id: str) -> list[str]:
 
 
 def job_table(store: JobStore, job_id: str) -> pd.DataFrame | None:
-    """A job's summary.csv (generation) or results.csv (relaxation)."""
+    """A job's ranking.csv (structure prediction), results.csv (relaxation) or summary.csv (generation)."""
     folder = store.folder(job_id)
-    for name in ("results.csv", "summary.csv"):
+    for name in ("ranking.csv", "results.csv", "summary.csv"):
         if (folder / name).is_file():
             return pd.read_csv(folder / name, keep_default_na=False)
     return None

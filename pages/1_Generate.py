@@ -7,7 +7,7 @@ from streamlit.errors import StreamlitAPIException
 
 from backend.app_support import bundled_hosts, local_models, model_info, models_folder, read_upload, services
 from backend.compositions.proposer import proposal_table
-from backend.jobs import JobRefused
+from backend.jobs import CspSpec, JobRefused
 from backend.paths import ASSETS
 from backend.prototypes.retrieval import prototype_starts
 from backend.sampling import (
@@ -194,3 +194,36 @@ if submitted or previewed:
             st.switch_page("pages/2_Live_denoising.py", query_params={"job": job_id})
         except StreamlitAPIException:  # page run on its own (no page registry): the link above is enough
             st.markdown(f"[Watch it on Live denoising](./Live_denoising?job={job_id})")
+
+with st.expander("Predict the structure of a composition (CSP)"):
+    st.caption(
+        "Known prototypes of the composition's stoichiometry (from the training crystals, elements substituted), one "
+        "partial-diffusion variation of each and diffusion samples for the rest, every one relaxed with CHGNet "
+        "within its space group and ranked by energy per atom. Uses the embedded model."
+    )
+    with st.form("csp"):
+        left, right = st.columns(2)
+        csp_composition = left.text_input("Composition to predict", placeholder="Ca3V2O8")
+        csp_n = right.number_input("Candidates", value=8, step=1)
+        csp_prototypes = left.number_input("Prototypes", value=4, step=1)
+        csp_time = right.slider("Variations' noise level t0", 0.05, 1.0, 0.3, 0.05)
+        predicted = st.form_submit_button("Predict structures")
+    if predicted:
+        try:
+            csp_spec = CspSpec(
+                model="default",
+                composition=csp_composition.strip(),
+                n=int(csp_n),
+                prototypes=int(csp_prototypes),
+                start_time=float(csp_time),
+                steps=int(steps),
+                seed=int(seed),
+            )
+            csp_job = runner.submit_csp(owner, csp_spec)
+        except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
+            st.error(str(exc))
+        else:
+            try:
+                st.switch_page("pages/2_Live_denoising.py", query_params={"job": csp_job})
+            except StreamlitAPIException:  # page run on its own (no page registry): the link is enough
+                st.markdown(f"[Watch it on Live denoising](./Live_denoising?job={csp_job})")

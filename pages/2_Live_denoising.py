@@ -14,7 +14,7 @@ st.title("Live denoising")
 store, runner = services()
 owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
 
-jobs = [j for j in store.jobs(limit=100) if j.kind in ("generate", "inpaint")]
+jobs = [j for j in store.jobs(limit=100) if j.kind in ("generate", "inpaint", "csp")]
 job_id = st.query_params.get("job") or (jobs[0].id if jobs else None)
 if not job_id or store.get(job_id) is None:
     st.info("No generation job yet: submit one on the Generate page.")
@@ -68,7 +68,15 @@ else:
     else:
         st.success(job.message)
     table = job_table(store, job_id)
-    if table is not None:
+    if table is not None and job.kind == "csp":
+        st.subheader("Candidates ranked by CHGNet energy")
+        st.dataframe(for_display(table), hide_index=True)
+        ranked = [f for f in table.file if f]
+        st.markdown(
+            "Open in the viewer: "
+            + " · ".join(f"[{f}](./Structure_viewer?job={job_id}&structure={f.removesuffix('.cif')})" for f in ranked)
+        )
+    elif table is not None:
         st.dataframe(for_display(table), hide_index=True)
         st.caption("Relax them on Relax & hull for E_above_hull against the MP hull.")
     failures = job_failures(store, job_id)

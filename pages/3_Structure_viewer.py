@@ -66,7 +66,7 @@ elif source == "A job":
     if not structures:
         st.warning("This job produced no structures.")
         st.stop()
-    name = st.selectbox("Structure", list(structures))
+    name = pick("Structure", list(structures), "structure")
     structure = structures[name]
     st.link_button("Open in Crystal Toolkit", ctk_link(job_id, name), help="bonds, polyhedra, cells, image export")
 else:

@@ -295,3 +295,33 @@ def test_generate_from_a_bundled_structure_and_its_variations_from_the_viewer(se
     variations = [j for j in store.jobs(limit=5) if j.kind == "generate" and j.id != job.id][0]
     assert wait_done(store, variations.id).status == "done"
     assert variations.params["start_structures"][0] != job.params["start_structures"][0]
+
+
+def test_generate_predicts_a_structure_and_live_ranks_it(services):
+    """The CSP mode: a job from the Generate page, ranked on Live denoising, every row openable in the viewer."""
+    store, _ = services
+    app = page("1_Generate.py")
+    {w.label: w for w in app.number_input}["Denoising steps"].set_value(20)
+    {t.label: t for t in app.text_input}["Composition to predict"].set_value("KBr")
+    {w.label: w for w in app.number_input}["Candidates"].set_value(2)
+    {w.label: w for w in app.number_input}["Prototypes"].set_value(1)
+    next(b for b in app.button if b.label == "Predict structures").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    csp = [j for j in store.jobs(limit=5) if j.kind == "csp"][0]
+    assert wait_done(store, csp.id).status == "done", store.get(csp.id).error
+    live = page("2_Live_denoising.py", job=csp.id)
+    assert not live.exception
+    assert any("Candidates ranked by CHGNet energy" in h.value for h in live.subheader)
+    ranked = live.dataframe[0].value
+    assert list(ranked["source"]) and set(ranked["source"]) <= {"prototype", "variation"}
+    assert any(f"Structure_viewer?job={csp.id}&structure=" in m.value for m in live.markdown)
+    viewer = page("3_Structure_viewer.py", job=csp.id, structure=ranked["file"][0].removesuffix(".cif"))
+    assert not viewer.exception and viewer.metric[0].value == "KBr"
+
+
+def test_csp_refuses_an_unplaceable_composition_in_one_line(services):
+    app = page("1_Generate.py")
+    {t.label: t for t in app.text_input}["Composition to predict"].set_value("KXe")
+    next(b for b in app.button if b.label == "Predict structures").click().run()
+    assert not app.exception
+    assert [e.value for e in app.error] == ["model 'default' cannot place Xe (not in its element set)"]

@@ -96,8 +96,31 @@ def _flags(params: dict) -> dict[str, bool]:
     return {k: bool(params.get(k, False)) for k in ("fix_host", "keep_symmetry")}
 
 
-JobSpec = GenerateSpec | InpaintSpec | RelaxSpec
-SPECS: dict[str, type] = {spec.kind: spec for spec in (GenerateSpec, InpaintSpec, RelaxSpec)}
+@dataclass(frozen=True)
+class CspSpec:
+    """Crystal structure prediction for one composition (``backend.prototypes.csp``): ranked by CHGNet energy."""
+
+    model: str
+    composition: str
+    n: int = 16
+    prototypes: int = 5
+    start_time: float = 0.3
+    steps: int = 100
+    seed: int = 0
+    fmax: float = 0.05
+    relax_steps: int = 300
+    kind = "csp"
+
+    def to_params(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict) -> CspSpec:
+        return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
+
+
+JobSpec = GenerateSpec | InpaintSpec | RelaxSpec | CspSpec
+SPECS: dict[str, type] = {spec.kind: spec for spec in (GenerateSpec, InpaintSpec, RelaxSpec, CspSpec)}
 
 
 def spec_of(job: Job) -> JobSpec:

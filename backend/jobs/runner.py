@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.inpainting import Framework, InpaintRequest, plan_inpainting
-from backend.jobs.kinds import GenerateSpec, InpaintSpec, JobSpec, RelaxSpec, spec_of
+from backend.jobs.kinds import CspSpec, GenerateSpec, InpaintSpec, JobSpec, RelaxSpec, spec_of
 from backend.jobs.store import Job, JobStore
 from backend.sampling import GenerationRequest, StepCallback, StepControl, StepState
 from backend.sampling.trajectory import frames_from_state
@@ -123,7 +123,9 @@ class JobRunner:
         """Run a job :meth:`JobStore.claim_next` has already marked running."""
         try:
             spec = spec_of(job)
-            run = {"generate": self._generate, "inpaint": self._inpaint, "relax": self._relax}[spec.kind]
+            run = {"generate": self._generate, "inpaint": self._inpaint, "relax": self._relax, "csp": self._csp}[
+                spec.kind
+            ]
             outcome = run(job, spec)
             self.store.update(
                 job.id, status=outcome, progress=1.0 if outcome == "done" else job.progress, finished=time.time()
@@ -165,6 +167,44 @@ class JobRunner:
         write_generation(result, self.store.folder(job.id))
         ok = sum(s is not None for s in result.structures)
         self.store.update(job.id, message=f"{ok} of {request.n} crystals generated in {result.seconds:.0f} s")
+        return "done"
+
+    def submit_csp(self, owner: str, spec: CspSpec) -> str:
+        """Check the composition as generation would (one line for the user), then queue the prediction."""
+        from backend.sampling import GenerationRequest, load_model, parse_composition
+
+        self.check_model(spec.model)
+        formula = parse_composition(spec.composition)
+        GenerationRequest(n=spec.n, compositions=(formula,), steps=spec.steps, seed=spec.seed).validate(
+            load_model(spec.model, device=self.device).info
+        )
+        if not 0 < spec.start_time <= 1:
+            raise JobRefused(f"noise level must be in (0, 1] (got {spec.start_time})")
+        return self._admit(owner, spec)
+
+    def _csp(self, job: Job, spec: CspSpec) -> str:
+        from backend.prototypes.csp import plan_candidates, rank, write_ranking
+        from backend.relax import chgnet
+        from backend.sampling import load_model
+
+        model = load_model(spec.model, device=self.device)
+        recorder = self._step_recorder(job, 2 * spec.steps, spec.steps)
+        plan = plan_candidates(
+            model, spec.composition, spec.n, spec.prototypes, spec.start_time, spec.steps, spec.seed, recorder
+        )
+        if self.store.cancel_requested(job.id):
+            return "cancelled"
+
+        def on_progress(progress):  # noqa: ANN001, ANN202 - a relax ProgressCallback
+            self.store.update(
+                job.id,
+                message=f"relaxing: step {progress.step}, {progress.finished}/{progress.total} candidates finished",
+            )
+
+        ranked = rank(plan.candidates, chgnet(self.device), spec.fmax, spec.relax_steps, progress=on_progress)
+        frame = write_ranking(ranked, self.store.folder(job.id))
+        ranked_count = int((frame["rank"] != "").sum())
+        self.store.update(job.id, message=f"{plan.note}; {ranked_count} of {len(plan.candidates)} candidates ranked")
         return "done"
 
     def submit_inpainting(self, owner: str, model: str, framework: Framework, request: InpaintRequest) -> str:

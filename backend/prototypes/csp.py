@@ -12,7 +12,7 @@ offline MP hull; the answer is the list ranked by energy per atom.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +21,8 @@ from pymatgen.core import Composition, Structure
 from backend.evaluation import CandidateReport, relax_and_assess
 from backend.prototypes.retrieval import Prototype, retrieve
 from backend.relax.potentials import Potential
-from backend.sampling import GenerationRequest, LoadedModel, generate, parse_composition
+from backend.relax.relaxer import ProgressCallback
+from backend.sampling import GenerationRequest, LoadedModel, StepCallback, generate, parse_composition
 from backend.structures import describe, write_cif
 
 SOURCES = ("prototype", "variation", "diffusion")
@@ -80,8 +81,10 @@ def plan_candidates(
     start_time: float = 0.3,
     steps: int = 100,
     seed: int = 0,
+    callback: StepCallback | None = None,
 ) -> CspPlan:
-    """Prototypes, one variation of each and diffusion samples of ``composition``: ``n`` candidates at most."""
+    """Prototypes, one variation of each and diffusion samples of ``composition``: ``n`` candidates at most.
+    ``callback`` sees every denoising step (variations first, then diffusion samples, as batches 0 and 1)."""
     formula = parse_composition(composition)
     prototypes = retrieve(formula, k=min(k, n), max_atoms=GenerationRequest().max_atoms)
     candidates = [
@@ -97,14 +100,14 @@ def plan_candidates(
             start_structures=tuple(p.structure.to_json() for p in prototypes[:variations]),
             start_time=start_time,
         )
-        made = generate(model, request).structures
+        made = generate(model, request, callback=_as_batch(callback, 0)).structures
         for i, structure in enumerate(made):
             origin = f"variation of p{i + 1} at t0 {start_time:g}"
             candidates.append(CspCandidate(f"v{i + 1}", "variation", origin, structure, i + 1))
     samples = n - len(candidates)
     if samples:
         request = GenerationRequest(n=samples, atoms=None, compositions=(formula,), steps=steps, seed=seed)
-        for i, structure in enumerate(generate(model, request).structures):
+        for i, structure in enumerate(generate(model, request, callback=_as_batch(callback, 1)).structures):
             candidates.append(CspCandidate(f"d{i + 1}", "diffusion", f"diffusion, {steps} steps", structure))
     reduced = Composition(formula).reduced_formula
     note = (
@@ -115,6 +118,14 @@ def plan_candidates(
     return CspPlan(formula, tuple(candidates), note)
 
 
+def _as_batch(callback: StepCallback | None, index: int) -> StepCallback | None:
+    """``callback`` seeing the steps of one of the plan's two generations as batch ``index`` (so a recorder keeps
+    variations' and samples' frames apart)."""
+    if callback is None:
+        return None
+    return lambda state: callback(replace(state, batch_index=index))
+
+
 def _origin(prototype: Prototype) -> str:
     return (
         f"prototype {prototype.prototype} from {prototype.template_formula} ({prototype.template_id}, "
@@ -123,13 +134,17 @@ def _origin(prototype: Prototype) -> str:
 
 
 def rank(
-    candidates: Sequence[CspCandidate], potential: Potential, fmax: float = 0.05, steps: int = 300
+    candidates: Sequence[CspCandidate],
+    potential: Potential,
+    fmax: float = 0.05,
+    steps: int = 300,
+    progress: ProgressCallback | None = None,
 ) -> list[RankedCandidate]:
     """Relax every candidate within its starting space group and sort by energy per atom (failures last)."""
     made = [c for c in candidates if c.structure is not None]
-    reports = relax_and_assess(
-        [c.name for c in made], [c.structure for c in made], potential, fmax=fmax, steps=steps, keep_symmetry=True
-    )
+    names, structures = [c.name for c in made], [c.structure for c in made]
+    options = {"fmax": fmax, "steps": steps, "keep_symmetry": True, "progress": progress}
+    reports = relax_and_assess(names, structures, potential, **options)
     ranked = [RankedCandidate(c, r) for c, r in zip(made, reports)]
     return sorted(ranked, key=lambda r: (r.energy is None, r.energy if r.energy is not None else 0.0))
 
