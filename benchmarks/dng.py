@@ -1,12 +1,14 @@
-"""De-novo generation, single-stage vs composition-first: same model, same sample count, one run.
+"""De-novo generation: single-stage vs composition-first vs prototype-seeded, same model and sample count, one run.
 
 Single-stage: the model chooses its own atom types (``composition_source="model"``). Composition-first: each crystal
 gets a composition from the proposer (MP-mined, SMACT charge-balanced, 25 % by ionic substitution), then a
-structure at exactly that content. Both: atom counts of the composition-first arm (so cell sizes match), 100
-steps, seed 0, every crystal relaxed with CHGNet (fmax 0.05 eV/Å, 300 steps) and placed on the offline hull; every
-rate is over all requested samples, with the definitions of ``backend/metrics/rates.py``.
+structure at exactly that content. Prototype-seeded (``composition_source="prototypes"``): the proposer's
+compositions (among those with a prototype of another composition), each started from such a prototype with its
+elements substituted, noised to t0 and denoised. All: 100 steps, seed 0, every crystal relaxed with CHGNet (fmax
+0.05 eV/Å, 300 steps) and placed on the offline hull; every rate is over all requested samples, with the
+definitions of ``backend/metrics/rates.py``.
 
-    python benchmarks/dng.py --n 64 --steps 100
+    python benchmarks/dng.py --n 64 --steps 100 --arms single,proposer,prototypes --seed-times 0.3
 """
 
 from __future__ import annotations
@@ -72,16 +74,30 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--arms", default="single,proposer,prototypes", help="comma-separated arms to run")
+    parser.add_argument("--seed-times", default="0.3", help="t0 of the prototype-seeded arm, comma-separated")
     args = parser.parse_args()
     model = load_model("default")
     first = GenerationRequest(n=args.n, atoms=None, steps=args.steps, seed=args.seed, composition_source="proposer")
-    sizes = [int(Composition(p.formula).num_atoms) for p in proposals(first, model.info)]
-    single = [
-        GenerationRequest(n=1, atoms=size, steps=args.steps, seed=args.seed * 1000 + i, composition_source="model")
-        for i, size in enumerate(sizes)
-    ]
+    arms: list[tuple[str, list[GenerationRequest]]] = []
+    chosen = args.arms.split(",")
+    if "single" in chosen:
+        sizes = [int(Composition(p.formula).num_atoms) for p in proposals(first, model.info)]
+        single = [
+            GenerationRequest(n=1, atoms=size, steps=args.steps, seed=args.seed * 1000 + i, composition_source="model")
+            for i, size in enumerate(sizes)
+        ]
+        arms.append(("single-stage (model's own types)", single))
+    if "proposer" in chosen:
+        arms.append(("composition-first (proposer)", [first]))
+    if "prototypes" in chosen:
+        for t0 in (float(t) for t in args.seed_times.split(",")):
+            seeded = GenerationRequest(
+                n=args.n, atoms=None, steps=args.steps, seed=args.seed, composition_source="prototypes", start_time=t0
+            )
+            arms.append((f"prototype-seeded (t0 {t0:g})", [seeded]))
     rows, stats = [], []
-    for label, requests in (("single-stage (model's own types)", single), ("composition-first (proposer)", [first])):
+    for label, requests in arms:
         row, stat = arm(model, label, requests)
         rows.append(row)
         stats.append(stat)

@@ -248,3 +248,30 @@ def test_every_page_with_a_failed_crystal_shows_no_traceback(browser, tmp_path):
         process.terminate()
         process.wait(timeout=30)
     assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
+
+
+def test_generation_from_a_bundled_host_runs_live_and_the_viewer_starts_variations(server, browser):
+    """Partial diffusion in the browser: Generate "Start from" a bundled host at t0 0.3 runs to done with its live
+    view; the viewer's "Variations of this crystal" starts another job that does too."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/Generate")
+    page.get_by_text("a structure", exact=True).click()
+    page.get_by_text("Bundled structure").first.wait_for(timeout=30_000)
+    page.get_by_text("Noise level t0").first.wait_for(timeout=30_000)
+    crystals = page.get_by_label("Crystals", exact=True)
+    crystals.fill("2")
+    crystals.press("Tab")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url("**/Live_denoising?job=*", timeout=30_000)
+    job_id = page.url.split("job=")[1]
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.get_by_text("crystals generated").first.wait_for(timeout=240_000)
+    no_traceback(page)
+
+    page.goto(f"{server}/Structure_viewer?job={job_id}")
+    page.get_by_text("Variations of this crystal").click()
+    page.get_by_role("button", name="Generate variations").click()
+    page.wait_for_url(lambda u: "Live_denoising?job=" in u and job_id not in u, timeout=60_000)
+    page.get_by_text("crystals generated").first.wait_for(timeout=240_000)
+    no_traceback(page)
+    page.close()

@@ -99,12 +99,17 @@ def dress(template: Structure, mapping: dict[str, str], target: Composition) -> 
     return swapped
 
 
-def retrieve(composition: Composition | str, k: int = 5, max_atoms: int | None = None) -> list[Prototype]:
+def retrieve(
+    composition: Composition | str, k: int = 5, max_atoms: int | None = None, exclude_formula: bool = False
+) -> list[Prototype]:
     """The ``k`` best distinct prototypes for ``composition`` (best first); empty when no training crystal shares
-    its stoichiometry pattern. ``max_atoms`` leaves out templates whose cell is larger."""
+    its stoichiometry pattern. ``max_atoms`` leaves out templates whose cell is larger; ``exclude_formula`` leaves out
+    crystals of the composition itself (de-novo seeds must be new)."""
     target = Composition(composition)
     index = load_index()
     rows = index[index.anonymous_formula == target.anonymized_formula]
+    if exclude_formula:
+        rows = rows[rows.reduced_formula != target.reduced_formula]
     if max_atoms is not None:
         rows = rows[rows.n_atoms <= max_atoms]
     best: dict[str, tuple[float, object, dict[str, str]]] = {}

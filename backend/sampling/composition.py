@@ -46,6 +46,11 @@ def proposals(request: GenerationRequest, model: ModelInfo) -> list[Proposal] | 
     source = default_source(model) if request.composition_source == "auto" else request.composition_source
     if request.compositions or source == "model":
         return None
+    accept = _symmetry_filter(request)
+    if source == "prototypes":
+        from backend.prototypes.seeding import has_foreign_prototype
+
+        accept = {"accept": has_foreign_prototype, "constraint": "with a known prototype of another composition"}
     try:
         proposer = CompositionProposer(
             seed=request.seed,
@@ -55,7 +60,7 @@ def proposals(request: GenerationRequest, model: ModelInfo) -> list[Proposal] | 
             chemical_system=request.chemical_system,
             novelty=request.novelty,
             cell_atoms=request.atoms,
-            **_symmetry_filter(request),
+            **accept,
         )
         return proposer.propose(request.n)
     except NoComposition as exc:

@@ -11,7 +11,7 @@ from pymatgen.core import Composition, Structure
 
 from backend.compositions.cell import cell_formula
 from backend.sampling.cell_volume import CellVolume, composition_volume
-from backend.sampling.composition import ExactComposition, batch_compositions
+from backend.sampling.composition import ExactComposition, batch_compositions, default_source
 from backend.sampling.engine import StepCallback, chain, conditioning_batch, denoise, sampling_session, to_structures
 from backend.sampling.models import LoadedModel
 from backend.sampling.request import GenerationRequest, InvalidRequest, cell_histogram
@@ -77,7 +77,7 @@ def generate(
         compositions *= request.n
     else:
         compositions = batch_compositions(request, model.info)
-    starts = request.starts() if request.start_structures else None
+    starts = request.starts() if request.start_structures else _seeds(request, model, compositions)
     if starts is not None:
         compositions = [s.composition for s in starts]
         if request.start_time >= 1.0:  # noised to t = 1 nothing of the start is left: generate its composition
@@ -148,6 +148,19 @@ def _assignments(
         except NoAssignment as exc:
             raise InvalidRequest(str(exc)) from None
     return out
+
+
+def _seeds(
+    request: GenerationRequest, model: LoadedModel, compositions: list[Composition] | None
+) -> list[Structure] | None:
+    """Prototype seeds for the proposed compositions where the request's source is ``prototypes``, else None."""
+    source = default_source(model.info) if request.composition_source == "auto" else request.composition_source
+    if source != "prototypes" or request.compositions or compositions is None:
+        return None
+    from backend.prototypes.seeding import seed_structure
+
+    rng = np.random.default_rng(request.seed)
+    return [seed_structure(c, rng, max_atoms=request.max_atoms) for c in compositions]
 
 
 def _volume_hook(

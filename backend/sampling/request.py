@@ -14,7 +14,7 @@ from backend.sampling.models import SCALAR_PROPERTIES, ModelInfo
 from backend.thirdparty.patches import install
 
 MAX_ATOMS = 100
-COMPOSITION_SOURCES = ("auto", "proposer", "model")
+COMPOSITION_SOURCES = ("auto", "proposer", "prototypes", "model")
 SYMMETRY_MODES = ("auto", "condition", "constrain", "both")
 CELL_VOLUME_MODES = ("auto", "composition", "model")
 START_TYPES = ("keep", "mask")
@@ -126,7 +126,9 @@ class GenerationRequest:
     """One batch of crystals to sample. ``atoms=None`` draws atom counts from ``num_atoms_distribution``.
 
     ``compositions``: cell contents (one for every crystal, or one per crystal); empty lets
-    ``composition_source`` decide: ``proposer`` (composition-first), ``model`` (the model's own atom types) or
+    ``composition_source`` decide: ``proposer`` (composition-first), ``prototypes`` (composition-first, each
+    crystal started at ``start_time`` from a known prototype of another composition with its elements substituted,
+    ``backend.prototypes.seeding``), ``model`` (the model's own atom types) or
     ``auto`` (the model's default, :func:`backend.sampling.composition.default_source`). A given composition
     fixes the atom count, and ``atoms`` is then not used.
 
@@ -174,13 +176,13 @@ class GenerationRequest:
     novelty: float = 0.25
     cell_volume: str = "auto"
     start_structures: tuple[str, ...] = ()
-    start_time: float = 1.0
+    start_time: float = 0.3
     start_types: str = "keep"
 
     @property
     def denoising_steps(self) -> int:
         """Steps the loop runs per batch: all of them, or those below the start time of a partial diffusion."""
-        if not self.start_structures or self.start_time >= 1.0:
+        if not (self.start_structures or self.composition_source == "prototypes") or self.start_time >= 1.0:
             return self.steps
         import torch
 
@@ -278,6 +280,8 @@ class GenerationRequest:
             raise InvalidRequest(f"start time must be in (0, 1] (got {self.start_time})")
         if self.start_types not in START_TYPES:
             raise InvalidRequest(f"start types must be one of {', '.join(START_TYPES)}")
+        if self.composition_source == "prototypes" and self.space_group is not None:
+            raise InvalidRequest("prototype seeds bring their own symmetry: give no space group with them")
         if not self.start_structures:
             return
         if len(self.start_structures) not in (1, self.n):
