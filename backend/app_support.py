@@ -271,7 +271,10 @@ def _known_phase_text(reduced_formula: str) -> str:
     if known is None:
         return f"no Materials Project entry has the composition {reduced_formula} (2024)"
     material_id, e_hull = known
-    return f"{material_id} ({reduced_formula}), E_above_hull {e_hull:.3f} eV/atom in MP"
+    return (
+        f"{material_id} ({reduced_formula}), E_above_hull {e_hull:.3f} eV/atom in MP: the Materials Project's lowest "
+        "entry of this composition, not matched to this structure"
+    )
 
 
 def _coordination(structure: Structure) -> list[dict[str, object]]:

@@ -19,7 +19,7 @@ from backend.sampling import (
     parse_composition,
     parse_space_group,
 )
-from backend.sampling.composition import default_source, proposals
+from backend.sampling.composition import composition_preview_note, default_source, proposals
 from backend.sampling.models import SCALAR_PROPERTIES
 from backend.structures import StructureFileError
 
@@ -182,6 +182,8 @@ if submitted or previewed:
         if proposed is not None:
             st.subheader("Proposed compositions")
             st.dataframe(proposal_table(proposed), hide_index=True)
+        elif previewed:
+            st.info(composition_preview_note(request, info))
         job_id = runner.submit_generation(owner, spec, request) if submitted else None
     except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
         st.error(str(exc))

@@ -70,7 +70,9 @@ elif source == "A job":
     structure = structures[name]
     st.link_button("Open in Crystal Toolkit", ctk_link(job_id, name), help="bonds, polyhedra, cells, image export")
 else:
-    upload = st.file_uploader("CIF, POSCAR or extxyz", type=["cif", "vasp", "poscar", "xyz", "extxyz"])
+    upload = st.file_uploader(
+        "CIF, POSCAR, extxyz or pymatgen JSON", type=["cif", "vasp", "poscar", "xyz", "extxyz", "json"]
+    )
     if upload is None:
         st.stop()
     try:

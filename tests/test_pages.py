@@ -325,3 +325,24 @@ def test_csp_refuses_an_unplaceable_composition_in_one_line(services):
     next(b for b in app.button if b.label == "Predict structures").click().run()
     assert not app.exception
     assert [e.value for e in app.error] == ["model 'default' cannot place Xe (not in its element set)"]
+
+
+def test_preview_with_an_exact_composition_says_it_is_used_as_given(services):
+    app = page("1_Generate.py")
+    {t.label: t for t in app.text_input}["Composition (cell)"].set_value("Li2Fe2O4")
+    app.button[1].click().run()  # "Preview compositions"
+    assert not app.exception and not app.error
+    assert [i.value for i in app.info] == [
+        "Every crystal has exactly the composition given (Li2Fe2O4): nothing to propose."
+    ]
+
+
+def test_viewer_reads_pymatgen_json_as_the_other_uploads_do(services):
+    from pymatgen.core import Structure
+
+    rock_salt = Structure.from_file(Path(__file__).parent / "data" / "hosts" / "NaCl_mp-22862.cif")
+    app = page("3_Structure_viewer.py")
+    app.radio[0].set_value("An uploaded file").run()
+    app.file_uploader[0].set_value(("nacl.json", rock_salt.to_json().encode(), "application/json")).run()
+    assert not app.exception and not app.error
+    assert app.metric[0].value == "NaCl"

@@ -17,7 +17,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pymatgen.core import Composition, Structure
 from pymatgen.core.periodic_table import Element
@@ -72,9 +74,50 @@ def _classes(composition: Composition) -> dict[float, list[str]]:
     return grouped
 
 
-def best_assignment(template: Composition, target: Composition) -> tuple[dict[str, str], float] | None:
-    """The template-element -> target-element map of least mean distance, or None where the patterns differ."""
+@lru_cache(maxsize=65536)
+def _oxidation_states(reduced_formula: str) -> dict[str, float] | None:
+    """pymatgen's most likely oxidation state per element, or None where it finds no neutral assignment."""
+    guesses = Composition(reduced_formula).oxi_state_guesses(max_sites=-20)
+    return dict(guesses[0]) if guesses else None
+
+
+def substitution_cost(template: Composition, target: Composition) -> Callable[[str, str], float]:
+    """Pair cost from the data-mined ionic substitution probabilities (pymatgen's ``SubstitutionProbability``,
+    Hautier et al. 2011): -log10 of the probability that the target's ion takes the template ion's place, with
+    each composition's most likely oxidation states; the elemental distance where either has none."""
+    from pymatgen.core import Species
+
+    have = _oxidation_states(template.reduced_formula)
+    want = _oxidation_states(target.reduced_formula)
+    if have is None or want is None:
+        return element_distance
+
+    def cost(source: str, chosen: str) -> float:
+        if source == chosen:
+            return 0.0
+        try:
+            p = _substitutions().cond_prob(Species(chosen, want[chosen]), Species(source, have[source]))
+        except (KeyError, ValueError, ZeroDivisionError):  # an ion the table has never seen
+            return element_distance(source, chosen)
+        return -math.log10(max(p, 1e-6))
+
+    return cost
+
+
+@lru_cache(maxsize=1)
+def _substitutions() -> object:
+    from pymatgen.analysis.structure_prediction.substitution_probability import SubstitutionProbability
+
+    return SubstitutionProbability()
+
+
+def best_assignment(
+    template: Composition, target: Composition, scoring: str = "distance"
+) -> tuple[dict[str, str], float] | None:
+    """The template-element -> target-element map of least mean cost, or None where the patterns differ.
+    ``scoring``: ``distance`` (elemental property distance) or ``substitution`` (ionic substitution probability)."""
     have, want = _classes(template), _classes(target)
+    pair_cost = element_distance if scoring == "distance" else substitution_cost(template, target)
     if sorted((k, len(v)) for k, v in have.items()) != sorted((k, len(v)) for k, v in want.items()):
         return None
     mapping: dict[str, str] = {}
@@ -82,10 +125,10 @@ def best_assignment(template: Composition, target: Composition) -> tuple[dict[st
     for amount, sources in have.items():
         targets = want[amount]
         options = itertools.islice(itertools.permutations(targets), MAX_PERMUTATIONS)
-        best = min(options, key=lambda p: sum(element_distance(s, t) for s, t in zip(sources, p)))
+        best = min(options, key=lambda p: sum(pair_cost(s, t) for s, t in zip(sources, p)))
         for source, chosen in zip(sources, best):
             mapping[source] = chosen
-            total += element_distance(source, chosen)
+            total += pair_cost(source, chosen)
             pairs += 1
     return mapping, total / max(pairs, 1)
 
@@ -100,7 +143,11 @@ def dress(template: Structure, mapping: dict[str, str], target: Composition) -> 
 
 
 def retrieve(
-    composition: Composition | str, k: int = 5, max_atoms: int | None = None, exclude_formula: bool = False
+    composition: Composition | str,
+    k: int = 5,
+    max_atoms: int | None = None,
+    exclude_formula: bool = False,
+    scoring: str = "distance",
 ) -> list[Prototype]:
     """The ``k`` best distinct prototypes for ``composition`` (best first); empty when no training crystal shares
     its stoichiometry pattern. ``max_atoms`` leaves out templates whose cell is larger; ``exclude_formula`` leaves out
@@ -114,7 +161,7 @@ def retrieve(
         rows = rows[rows.n_atoms <= max_atoms]
     best: dict[str, tuple[float, object, dict[str, str]]] = {}
     for row in rows.itertuples(index=False):
-        found = best_assignment(Composition(row.reduced_formula), target)
+        found = best_assignment(Composition(row.reduced_formula), target, scoring)
         if found is None:
             continue
         mapping, distance = found

@@ -67,6 +67,17 @@ def proposals(request: GenerationRequest, model: ModelInfo) -> list[Proposal] | 
         raise InvalidRequest(str(exc)) from None
 
 
+def composition_preview_note(request: GenerationRequest, model: ModelInfo) -> str:
+    """What "Preview compositions" says where nothing is proposed: the given composition, starts or the model."""
+    if request.compositions:
+        return (
+            f"Every crystal has exactly the composition given ({', '.join(request.compositions)}): nothing to propose."
+        )
+    if request.start_structures:
+        return "The start structures fix each crystal's composition: nothing to propose."
+    return f"Model '{model.name}' chooses its own atom types: there is no composition to preview."
+
+
 def _symmetry_filter(request: GenerationRequest) -> dict[str, object]:
     """With a space-group constraint, only compositions that some Wyckoff assignment of the group can hold."""
     if not request.constrains_symmetry:
