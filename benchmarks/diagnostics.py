@@ -24,6 +24,8 @@ Cells and positions (``--parts lattice,positions,volumes,loss``):
     first, with the model's own cells and with the composition-aware cell (``cell_volume``); lattices that diverge
     and at which step.
 (loss) the cell and position terms of mattergen's loss on the held-out crystals, shipped vs untrained.
+(scales) GemNet's fixed scale factors (``gemnet-dT.json``, fitted by fairchem for OC20-sized models): the variance
+    ratio each scaled output has to its input on held-out crystals, as GemNet's own fitting measures it.
 
     python benchmarks/diagnostics.py --crystals 500 --parts lattice,positions,volumes,loss
 """
@@ -318,7 +320,60 @@ def cell_loss(model: object, structures: list[Structure], seed: int) -> dict[str
     return out
 
 
-PARTS = ("types", "unmasking", "type-loss", "lattice", "positions", "volumes", "loss")
+def _variance_ratios(model: object, structures: list[Structure], seed: int) -> dict[str, float]:
+    """Var(scaled output) / Var(reference input) of every GemNet scale factor on the crystals noised to t = 0.5."""
+    from mattergen.common.gemnet.layers.scaling import ScalingFactor
+
+    sampler = build_sampler(model, GenerationRequest(n=len(structures), steps=1000), conditioned=False)
+    seen: dict[str, list[float]] = {}
+    hooks = []
+    for module in model.module.modules():
+        if isinstance(module, ScalingFactor):
+
+            def observe(layer: object, inputs: tuple, output: torch.Tensor) -> None:
+                ratio = torch.mean(torch.var(output, dim=0)) / torch.mean(torch.var(inputs[0], dim=0))
+                seen.setdefault(layer.autofit._name, []).append(float(ratio))
+
+            hooks.append(module.register_forward_hook(observe))
+    torch.manual_seed(seed)
+    t = torch.full((len(structures),), 0.5)
+    with torch.no_grad():
+        sampler.score(sampler.corruption.sample_marginal(clean_batch(structures), t), t)
+    for hook in hooks:
+        hook.remove()
+    return {name: float(np.mean(ratios)) for name, ratios in seen.items()}
+
+
+def scale_factor_fit(model: object, structures: list[Structure], seed: int) -> pd.DataFrame:
+    """(scales): for each of GemNet's fixed scale factors, the variance ratio its scaled output has to its reference
+    input on held-out crystals at t = 0.5 (1 is what GemNet's fitting aims for), for the untrained architecture --
+    where the fitting procedure measures it -- and for the shipped weights; the refitted value is the shipped factor
+    divided by the square root of the untrained ratio."""
+    import dataclasses
+
+    from hydra.utils import instantiate
+    from mattergen.common.gemnet.layers.scaling import ScalingFactor
+
+    torch.manual_seed(seed)
+    untrained = dataclasses.replace(model, module=instantiate(model.config.lightning_module).eval())
+    fresh = _variance_ratios(untrained, structures, seed)
+    trained = _variance_ratios(model, structures, seed)
+    factors = {m.autofit._name: float(m.scale_factor) for m in model.module.modules() if isinstance(m, ScalingFactor)}
+    return pd.DataFrame(
+        [
+            {
+                "scale factor": name,
+                "shipped value": factors[name],
+                "Var ratio, untrained": fresh[name],
+                "Var ratio, shipped weights": trained[name],
+                "refitted value": factors[name] / float(np.sqrt(fresh[name])),
+            }
+            for name in fresh
+        ]
+    )
+
+
+PARTS = ("types", "unmasking", "type-loss", "lattice", "positions", "volumes", "loss", "scales")
 
 
 def main() -> None:
@@ -354,6 +409,9 @@ def main() -> None:
         print("\n(loss) cell and position terms of mattergen's loss on the held-out crystals\n")
         for label, values in cell_loss(model, structures, args.seed).items():
             print(f"- {label}: cell {values['cell']:.3f}, positions {values['pos']:.3f}")
+    if "scales" in parts:
+        print(f"\n(scales) GemNet's scale factors on {len(structures)} held-out crystals at t = 0.5\n")
+        print(scale_factor_fit(model, structures, args.seed).to_markdown(index=False, floatfmt=".3f"))
     if "volumes" in parts:
         steps = tuple(int(s) for s in args.volume_steps.split(","))
         print(f"\n(volumes) generated volume per atom, {args.volume_crystals} composition-first crystals, seed 11\n")
