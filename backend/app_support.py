@@ -220,6 +220,7 @@ class StructureFacts:
     charge_balance: str  # SMACT (smact14) verdict with the oxidation states found
     known_phase: str  # MP's material at this composition, or that MP has none
     coordination: pd.DataFrame
+    sanity: str  # the closest pair against the covalent-radius threshold
 
 
 def ctk_link(job_id: str, name: str) -> str:
@@ -244,7 +245,16 @@ def structure_facts(structure: Structure) -> StructureFacts:
         charge_balance=_charge_balance_text(structure),
         known_phase=_known_phase_text(summary.reduced_formula),
         coordination=pd.DataFrame(_coordination(structure)),
+        sanity=_sanity_text(structure),
     )
+
+
+def _sanity_text(structure: Structure) -> str:
+    from backend.metrics.sanity import COVALENT_FRACTION, sanity
+
+    if not structure.is_ordered:
+        return "not assessed for a structure with partial occupancy"
+    return f"{sanity(structure).text} (too close below {COVALENT_FRACTION})"
 
 
 def _charge_balance_text(structure: Structure) -> str:

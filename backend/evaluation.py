@@ -14,6 +14,7 @@ import pandas as pd
 from pymatgen.core import Structure
 
 from backend.inpainting.guests import guest_host_clearance, host_mask
+from backend.metrics.sanity import sanity
 from backend.relax import Potential, RelaxProgress, RelaxResult, relax_structures
 from backend.relax.relaxer import ProgressCallback
 from backend.stability import HullResult, StabilityError, assess
@@ -62,6 +63,7 @@ class CandidateReport:
             "steps": r.steps,
             "converged": r.converged,
             "error": self.error or "",
+            "sanity_before": sanity(r.initial).text if r.initial is not None else "",
         }
         if self.host_mask:
             row["min_guest_host_distance"] = (

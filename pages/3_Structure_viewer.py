@@ -99,6 +99,7 @@ with right:
     st.write(f"**Lattice** {facts.lattice}")
     st.write(f"**Density** {facts.density:.3f} g/cm³ · **Volume** {facts.volume_per_atom:.2f} Å³/atom")
     st.write(f"**Charge balance** {facts.charge_balance}")
+    st.write(f"**Sanity** {facts.sanity}")
     st.write(f"**Closest known phase** {facts.known_phase}")
     for label, (file_name, text) in structure_downloads(structure, name).items():
         st.download_button(f"Download {label}", text, file_name=file_name, key=f"dl-{label}", on_click="ignore")

@@ -91,7 +91,7 @@ def test_generate_writes_cifs_summary_and_trajectory(tmp_path):
     summary = pd.read_csv(outs[0] / "summary.csv", keep_default_na=False)
     assert len(summary) == 3
     ok = summary[summary.status == "ok"]
-    for column in ("index", "formula", "n_atoms", "space_group_number", "volume_per_atom"):
+    for column in ("index", "formula", "n_atoms", "space_group_number", "volume_per_atom", "sanity"):
         assert column in summary.columns
     cifs = sorted(outs[0].glob("*.cif"))
     assert len(cifs) == len(ok)

@@ -103,6 +103,7 @@ def test_viewer_shows_facts_and_downloads(services, generated):
     assert len(app.get("download_button")) == 5  # symmetrised CIF, P1 CIF, POSCAR, extxyz, job zip
     assert any("Charge balance" in m.value for m in app.markdown)
     assert any("Closest known phase" in m.value for m in app.markdown)
+    assert any("**Sanity**" in m.value for m in app.markdown)
 
 
 def test_relax_and_hull_page(services, generated):

@@ -65,6 +65,7 @@ def test_viewer_facts_say_charge_balance_known_phase_and_give_a_symmetrised_cif(
     assert facts.formula == "LiFePO4" and facts.cell_content.endswith("(28 atoms)")
     assert facts.charge_balance == "charge-balanced (SMACT, smact14): Li+1 Fe+2 P+5 O-2"
     assert facts.known_phase.startswith("mp-19017 (LiFePO4), E_above_hull 0.000")
+    assert facts.sanity.startswith("ok: closest ") and facts.sanity.endswith("(too close below 0.65)")
     name, text = structure_downloads(olivine, "olivine")["CIF (symmetrised, conventional cell)"]
     assert name == "olivine_symmetrised.cif" and "_symmetry_space_group_name_H-M   Pnma" in text
 

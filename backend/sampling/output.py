@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backend.metrics.sanity import sanity
 from backend.sampling.generate import GenerationResult
 from backend.sampling.trajectory import Frame, write_extxyz
 from backend.structures import describe, safe_name, write_cif
@@ -17,8 +18,8 @@ def cif_name(index: int, formula: str) -> str:
 
 
 def write_generation(result: GenerationResult, out: Path, frames: list[Frame] | None = None) -> Path:
-    """Write structures, ``summary.csv`` (formula, atoms, spglib group at 0.1 Å, volume/atom, and the required cell
-    composition where one was given or proposed) and frames."""
+    """Write structures, ``summary.csv`` (formula, atoms, spglib group at 0.1 Å, volume/atom, the covalent-radius
+    sanity verdict, and the required cell composition where one was given or proposed) and frames."""
     rows = []
     for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
         required = {"required_composition": result.compositions[index]} if result.compositions else {}
@@ -27,7 +28,11 @@ def write_generation(result: GenerationResult, out: Path, frames: list[Frame] | 
             continue
         summary = describe(structure)
         path = write_cif(structure, out / cif_name(index, summary.reduced_formula))
-        rows.append({"index": index, "status": "ok", "error": "", "file": path.name, **asdict(summary), **required})
+        verdict = sanity(structure).text
+        rows.append(
+            {"index": index, "status": "ok", "error": "", "file": path.name, **asdict(summary), "sanity": verdict}
+            | required
+        )
     summary_path = out / "summary.csv"
     pd.DataFrame(rows).to_csv(summary_path, index=False)
     if frames:

@@ -124,13 +124,17 @@ def generate_batch(config: ScreenConfig, batch: int) -> tuple[list[dict], list[C
 
 
 def sanity_filter(config: ScreenConfig, candidate: Candidate) -> tuple[bool, str]:
-    """Stage 2: structural validity, minimum distance, optional SMACT charge neutrality."""
+    """Stage 2: structural validity, minimum distance, covalent-radius sanity, optional SMACT charge neutrality."""
     from backend.metrics import MIN_VOLUME_PER_ATOM, min_distance, smact_valid
+    from backend.metrics.sanity import COVALENT_FRACTION, sanity
 
     structure = Structure.from_str(candidate.cif, fmt="cif")
     distance = min_distance(structure)
     if distance < config.min_distance:
         return False, f"atoms {distance:.2f} Å apart (< {config.min_distance} Å)"
+    verdict = sanity(structure)
+    if not verdict.ok:
+        return False, f"{verdict.pair} {verdict.distance:.2f} Å apart (< {COVALENT_FRACTION} of the covalent radii)"
     if structure.volume / len(structure) <= MIN_VOLUME_PER_ATOM:
         return False, "volume per atom too small"
     if config.require_charge_neutral and not smact_valid(structure.composition):
