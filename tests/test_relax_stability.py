@@ -209,8 +209,9 @@ def test_hull_figure_draws_candidates(system):
     assert figure.layout.title.text.startswith(f"{system}: complete MP GGA/GGA+U hull")
 
 
-def test_ternary_candidates_sit_on_the_triangle_with_one_colour_scale():
-    from backend.stability.figures import CANDIDATE_TRACE, Candidate, hull_figure
+def test_ternary_candidates_sit_on_the_triangle_in_their_own_marker_on_top():
+    """Four LiFeO2 candidates sat unseen under MP's stable LiFeO2 point: same marker, same colour scale."""
+    from backend.stability.figures import CANDIDATE_COLOR, CANDIDATE_TRACE, Candidate, hull_figure
     from backend.stability.hull import phase_diagram
 
     figure = hull_figure("Fe-Li-O", [Candidate("c", Composition("LiFeO2"), -1.8, 0.05)])
@@ -219,10 +220,13 @@ def test_ternary_candidates_sit_on_the_triangle_with_one_colour_scale():
     assert trace.type == stable.type == "scatterternary"  # on the triangle, not on a cartesian axis over it
     order = [e.symbol for e in phase_diagram("Fe-Li-O").elements]
     assert (trace.a[0], trace.b[0], trace.c[0]) == tuple(Composition("LiFeO2").get_atomic_fraction(e) for e in order)
-    scales = [t for t in figure.data if getattr(getattr(t, "marker", None), "showscale", None)]
-    assert scales == [trace]
+    assert figure.data[-1] is trace  # drawn last, over MP's points
+    others = {getattr(t.marker, "symbol", None) for t in figure.data if t is not trace and t.marker is not None}
+    assert trace.marker.symbol == "star" and "star" not in others
+    assert trace.marker.color == CANDIDATE_COLOR and trace.text == ("c (+50 meV)",)
     above = next(t for t in figure.data if t.name == "Above Hull")
-    assert above.marker.colorscale == trace.marker.colorscale and above.marker.cmax == trace.marker.cmax
+    assert above.marker.showscale and not getattr(trace.marker, "showscale", None)
+    assert figure.layout.legend.x == 0.0 and above.marker.colorbar.x > 1
 
 
 def test_metrics_on_known_structures():

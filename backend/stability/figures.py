@@ -19,8 +19,10 @@ from backend.stability.hull import phase_diagram
 from backend.stability.reference import HULL_LABEL, reference_table
 
 CANDIDATE_TRACE = "Candidates"
+CANDIDATE_COLOR = "#e4002b"  # one strong colour no MP point uses: candidates must stand out, not blend in
+CANDIDATE_SYMBOL = {2: "star", 3: "star", 4: "cross"}  # Scatter3d has no star
 COLOR_SCALE = "Viridis"
-COLOR_MAX = 0.2  # eV/atom: the top of the shared E_above_hull colour scale
+COLOR_MAX = 0.2  # eV/atom: the top of the E_above_hull colour scale of MP's phases
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,12 @@ class Candidate:
 
 
 def hull_figure(chemical_system: str, candidates: Sequence[Candidate] = ()) -> go.Figure:
-    """pymatgen's hull for 1-4 elements with ``candidates`` as diamonds in the hull's own coordinates.
+    """pymatgen's hull for 1-4 elements with ``candidates`` in the hull's own coordinates, drawn last.
 
     Binary: composition vs formation energy; ternary: on the Gibbs triangle; quaternary: in the tetrahedron. MP's
-    phases above the hull and the candidates share one colour scale of E_above_hull; the title says how complete
+    phases above the hull are coloured by E_above_hull (colour bar on the right); candidates are large red stars
+    (crosses in 3D) with a black outline and their E_above_hull in the label, so one on top of an MP point at the
+    same formula stays visible. The legend sits top left, clear of the colour bar; the title says how complete
     the reference hull is.
     """
     diagram = phase_diagram(chemical_system)
@@ -45,7 +49,13 @@ def hull_figure(chemical_system: str, candidates: Sequence[Candidate] = ()) -> g
     figure = PDPlotter(diagram, backend="plotly", show_unstable=0.2).get_plot()
     for trace in figure.data:
         if trace.name == "Above Hull":
-            trace.marker.update(colorscale=COLOR_SCALE, cmin=0, cmax=COLOR_MAX, showscale=False)
+            trace.marker.update(
+                colorscale=COLOR_SCALE,
+                cmin=0,
+                cmax=COLOR_MAX,
+                showscale=True,
+                colorbar=dict(title="MP E_above_hull (eV/atom)", x=1.02),
+            )
     own = {e.symbol for e in diagram.elements}
     inside = [c for c in candidates if {e.symbol for e in c.composition.elements} <= own]
     if inside:
@@ -55,17 +65,21 @@ def hull_figure(chemical_system: str, candidates: Sequence[Candidate] = ()) -> g
             for c in inside
         ]
         marker = dict(
-            symbol="diamond",
-            size=11 if dim < 4 else 6,
-            color=[c.e_above_hull for c in inside],
-            colorscale=COLOR_SCALE,
-            cmin=0,
-            cmax=COLOR_MAX,
+            symbol=CANDIDATE_SYMBOL[max(dim, 2)],
+            size=18 if dim < 4 else 8,
+            color=CANDIDATE_COLOR,
             line=dict(width=1.5, color="black"),
-            colorbar=dict(title="E_above_hull (eV/atom)"),
-            showscale=True,
         )
-        common = dict(mode="markers", name=CANDIDATE_TRACE, hovertext=hover, hoverinfo="text", marker=marker)
+        labels = [f"{c.label} ({1000 * c.e_above_hull:+.0f} meV)" for c in inside]
+        common = dict(
+            mode="markers+text",
+            name=CANDIDATE_TRACE,
+            text=labels,
+            textposition="top center",
+            hovertext=hover,
+            hoverinfo="text",
+            marker=marker,
+        )
         if dim == 3:
             order = [e.symbol for e in diagram.elements]
             a, b, c = ([x.composition.get_atomic_fraction(e) for x in inside] for e in order)
@@ -77,7 +91,11 @@ def hull_figure(chemical_system: str, candidates: Sequence[Candidate] = ()) -> g
             else:
                 figure.add_trace(go.Scatter(x=coords[:, 0], y=coords[:, 1], **common))
     coverage = reference_table().coverage(chemical_system.split("-"))
-    figure.update_layout(title=f"{chemical_system}: {coverage.text}")
+    figure.update_layout(
+        title=dict(text=f"{chemical_system}: {coverage.text}", y=0.98, yanchor="top"),
+        legend=dict(x=0.0, y=1.0, xanchor="left", yanchor="top", bgcolor="rgba(255,255,255,0.7)"),
+        margin=dict(t=90),
+    )
     return figure
 
 
