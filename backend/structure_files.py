@@ -45,9 +45,64 @@ def cif_problem(text: str) -> str:
                     return f"line {number}: {key} has no number ({value or 'empty'})"
     if "_atom_site_fract_x" not in text and "_atom_site_Cartn_x" not in text:
         return "the CIF lists no atoms (no _atom_site_fract_x/y/z loop)"
-    return cif_overfull_site(text) or (
-        "the CIF's atom-site loop cannot be read (check that every row has a value for each _atom_site_ column)"
+    return (
+        cif_degenerate_cell(text)
+        or cif_bad_coordinate(text)
+        or cif_overfull_site(text)
+        or ("the CIF's atom-site loop cannot be read (check that every row has a value for each _atom_site_ column)")
     )
+
+
+def _blocks(text: str) -> list[dict]:
+    from pymatgen.io.cif import CifFile
+
+    try:
+        return [block.data for block in CifFile.from_str(text).data.values()]
+    except Exception:  # noqa: BLE001 - a CIF the block reader cannot split has other problems to report
+        return []
+
+
+def _number(value: str) -> float:
+    return float(str(value).split("(")[0])
+
+
+def cif_degenerate_cell(text: str) -> str | None:
+    """Cell angles that give no volume (an angle of 0 or 180°, or three that cannot close a cell)."""
+    import math
+
+    for data in _blocks(text):
+        try:
+            a, b, c, alpha, beta, gamma = (
+                _number(data[f"_cell_{key}"])
+                for key in ("length_a", "length_b", "length_c", "angle_alpha", "angle_beta", "angle_gamma")
+            )
+        except (KeyError, ValueError):
+            continue
+        ca, cb, cg = (math.cos(math.radians(x)) for x in (alpha, beta, gamma))
+        radicand = 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg
+        if min(a, b, c) <= 0 or radicand <= 1e-8:
+            return (
+                f"the cell (a={a:g}, b={b:g}, c={c:g} Å, α={alpha:g}°, β={beta:g}°, γ={gamma:g}°) has no volume: "
+                "an angle of 0 or 180°, angles that cannot close a cell, or a zero length"
+            )
+    return None
+
+
+def cif_bad_coordinate(text: str) -> str | None:
+    """An atom whose fractional coordinate is not a finite number (NaN, inf, a word)."""
+    import math
+
+    for data in _blocks(text):
+        labels = data.get("_atom_site_label", data.get("_atom_site_type_symbol", []))
+        for axis in ("x", "y", "z"):
+            for label, value in zip(labels, data.get(f"_atom_site_fract_{axis}", [])):
+                try:
+                    finite = math.isfinite(_number(value))
+                except ValueError:
+                    finite = False
+                if not finite:
+                    return f"atom {label}: its fractional coordinate {axis} is not a number ({value})"
+    return None
 
 
 def _overfull(position: str, species: dict[str, float]) -> str:
@@ -57,14 +112,7 @@ def _overfull(position: str, species: dict[str, float]) -> str:
 
 def cif_overfull_site(text: str) -> str | None:
     """A site whose species' occupancies add up to more than 1 (pymatgen then parses no structure at all)."""
-    from pymatgen.io.cif import CifFile
-
-    try:
-        blocks = CifFile.from_str(text).data.values()
-    except Exception:  # noqa: BLE001 - a CIF the block reader cannot split has other problems to report
-        return None
-    for block in blocks:
-        data = block.data
+    for data in _blocks(text):
         if "_atom_site_occupancy" not in data or "_atom_site_fract_x" not in data:
             continue
         symbols = data.get("_atom_site_type_symbol", data.get("_atom_site_label", []))

@@ -43,6 +43,8 @@ BAD_FILES = {
     "overlapping_atoms.cif": "overlapping atoms: two sites are 0.20 Å apart",
     "unknown_element.cif": "unknown element symbol Xx",
     "element_beyond_chgnet_Am.cif": "CHGNet does not cover Am",
+    "angle_180_zero_volume.cif": "γ=180°) has no volume: an angle of 0 or 180°",
+    "nan_coordinate.cif": "atom Cl1: its fractional coordinate x is not a number (nan)",
 }
 CONDITIONED = ModelInfo(
     name="conditioned",
