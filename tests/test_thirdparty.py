@@ -152,3 +152,19 @@ def test_the_crystal_toolkit_view_offers_voronoi_and_refuses_unknown_ids(tmp_pat
 
         with_voronoi(html.Div([html.P("no menu")]), "structure-bonding_algorithm")
     app_support.reset_services()
+
+
+def test_a_failed_upload_hides_the_last_structure_in_the_crystal_toolkit_view():
+    import base64
+    from pathlib import Path
+
+    from backend.crystal_toolkit_view.view import HIDDEN, view_state
+
+    def upload(path: Path) -> str:
+        return "data:;base64," + base64.b64encode(path.read_bytes()).decode()
+
+    data = Path(__file__).parent / "data"
+    structure, line, style = view_state(None, upload(data / "hosts" / "NaCl_mp-22862.cif"), "nacl.cif")
+    assert structure is not None and style == {} and line == "nacl.cif: Na1 Cl1"
+    structure, line, style = view_state(None, upload(data / "bad" / "nan_coordinate.cif"), "nan_coordinate.cif")
+    assert structure is None and style == HIDDEN and "is not a number" in line

@@ -33,6 +33,9 @@ def job_structure(job_id: str, name: str) -> tuple[Structure | None, str]:
     return structure, f"{name} from job {job.id} ({job.kind}): {structure.composition.formula}"
 
 
+HIDDEN = {"display": "none"}
+
+
 def uploaded_structure(contents: str, filename: str) -> tuple[Structure | None, str]:
     """An upload (a data URL from the browser) through the same gate as every other upload in the app."""
     from backend.app_support import read_upload_for_viewing
@@ -40,12 +43,27 @@ def uploaded_structure(contents: str, filename: str) -> tuple[Structure | None, 
 
     try:
         data = base64.b64decode(contents.split(",", 1)[1])
-        structure, warning = read_upload_for_viewing(filename, data)
-    except (IndexError, ValueError):
+    except (IndexError, ValueError):  # not a data URL: the browser sent no file content
         return None, f"{filename}: the upload could not be read"
-    except StructureFileError as exc:
+    try:
+        structure, warning = read_upload_for_viewing(filename, data)
+    except StructureFileError as exc:  # the gate's own reason, as every other upload widget says it
         return None, str(exc)
     return structure, warning or f"{filename}: {structure.composition.formula}"
+
+
+def view_state(search: str | None, contents: str | None, filename: str | None) -> tuple[object, str, dict]:
+    """(structure, status line, scene style) for the page's query or an upload. Without a structure the scene is
+    hidden: Crystal Toolkit keeps drawing the last structure it was given, which under an error line misleads."""
+    if contents:
+        structure, line = uploaded_structure(contents, filename or "upload")
+    else:
+        query = parse_qs((search or "").lstrip("?"))
+        job, name = query.get("job", [""])[0], query.get("structure", [""])[0]
+        if not job:
+            return None, "Open a structure from the Structure viewer, " + UPLOAD_HINT.removeprefix("or "), HIDDEN
+        structure, line = job_structure(job, name)
+    return structure, line, {} if structure is not None else HIDDEN
 
 
 def build_app() -> object:
@@ -68,6 +86,7 @@ def build_app() -> object:
                     html.Div(scene, className="column is-two-thirds", style={"height": "600px"}),
                     html.Div(component.title_layout(), className="column"),
                 ],
+                id="scene",
                 className="columns",
             ),
         ],
@@ -88,19 +107,12 @@ def build_app() -> object:
     @app.callback(
         Output(component.id(), "data"),
         Output("status", "children"),
+        Output("scene", "style"),
         Input("url", "search"),
         Input("upload", "contents"),
         State("upload", "filename"),
     )
-    def show(search: str | None, contents: str | None, filename: str | None) -> tuple[object, str]:
-        if contents:
-            structure, line = uploaded_structure(contents, filename or "upload")
-        else:
-            query = parse_qs((search or "").lstrip("?"))
-            job, name = query.get("job", [""])[0], query.get("structure", [""])[0]
-            if not job:
-                return None, "Open a structure from the Structure viewer, " + UPLOAD_HINT.removeprefix("or ")
-            structure, line = job_structure(job, name)
-        return structure, line
+    def show(search: str | None, contents: str | None, filename: str | None) -> tuple[object, str, dict]:
+        return view_state(search, contents, filename)
 
     return app
