@@ -57,6 +57,7 @@ class CandidateReport:
             "e_above_hull": h.e_above_hull if h else math.nan,
             "hull_quality": h.hull_quality if h else "",
             "hull_missing": " ".join(h.hull_missing) if h else "",
+            "hull_filled": " ".join(h.hull_filled) if h else "",
             "decomposition": h.decomposition_text if h else "",
             "rmsd": r.rmsd,
             "volume_change": r.volume_change,

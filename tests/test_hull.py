@@ -131,3 +131,15 @@ def test_sodium_nitride_is_a_formula_not_a_missing_value():
     assert "NaN" in table.mp_formulas
     assert all(isinstance(formula, str) for formula in table.mp_formulas)
     assert table.known_phase("NaN") is not None
+
+
+def test_a_filled_phase_is_not_called_missing():
+    """Relax & hull listed matbench-filled phases (DyGa3) under hull_missing while the figure drew them stable."""
+    from backend.stability import reference_table
+    from backend.stability.reference import Coverage
+
+    coverage = reference_table().coverage(["Dy", "Ga"])
+    assert coverage.filled == ("DyGa3",) and coverage.absent == ("Dy3Ga2",)
+    assert coverage.text == "incomplete: missing Dy3Ga2"
+    filled = Coverage("filled", ("DyGa3",), ("DyGa3",))
+    assert filled.absent == () and filled.text == "filled from 2019 matbench energies: DyGa3"

@@ -58,7 +58,13 @@ class HullResult:
 
     @property
     def hull_missing(self) -> tuple[str, ...]:
-        return self.coverage.missing
+        """MP-stable phases with no energy here at all (the candidate looks more stable than it is)."""
+        return self.coverage.absent
+
+    @property
+    def hull_filled(self) -> tuple[str, ...]:
+        """MP-stable phases whose GGA energy is stood in for by a recalibrated 2019 matbench energy."""
+        return self.coverage.filled
 
 
 def chemical_system_of(elements: Iterable[str]) -> str:

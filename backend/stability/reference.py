@@ -49,7 +49,8 @@ class Coverage:
 
     ``quality``: ``complete`` (every MP-stable formula has a GGA-scale energy), ``filled`` (the missing ones are
     stood in for by 2019 matbench formation energies), ``incomplete`` (some have no energy here at all).
-    ``missing``: the MP-stable formulas without a GGA-scale energy; ``filled``: those of them matbench stands in for.
+    ``missing``: the MP-stable formulas without a GGA-scale energy; ``filled``: those of them matbench stands in for;
+    ``absent``: those with no energy here at all (what a user must know is missing).
     """
 
     quality: str
@@ -63,8 +64,11 @@ class Coverage:
             return "complete MP GGA/GGA+U hull"
         if self.quality == "filled":
             return f"filled from 2019 matbench energies: {', '.join(self.filled)}"
-        absent = [f for f in self.missing if f not in self.filled]
-        return f"incomplete: missing {', '.join(absent)}"
+        return f"incomplete: missing {', '.join(self.absent)}"
+
+    @property
+    def absent(self) -> tuple[str, ...]:
+        return tuple(f for f in self.missing if f not in self.filled)
 
 
 class ReferenceTable:
