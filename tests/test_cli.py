@@ -24,7 +24,7 @@ from backend.cli import main
         (["--space-group", "Xyz"], "unknown space group"),
         (["--space-group", "62", "--symmetry", "condition"], "cannot condition on space_group"),
         (["--space-group", "225", "--atoms", "7"], "feasible atom counts (conventional cell): 4, 8, 12"),
-        (["--space-group", "225", "--composition", "NaCl"], "fits Cl1 Na1"),
+        (["--space-group", "225", "--composition", "NaCl"], "cannot hold Cl1 Na1"),
         (["--space-group", "225", "--wyckoff", "4z:Na"], "has no Wyckoff position z"),
         (["--wyckoff", "4a:Na"], "needs a space group"),
         (["--target", "dft_band_gap=-1"], "cannot condition on dft_band_gap"),

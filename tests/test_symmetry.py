@@ -87,3 +87,14 @@ def test_symmetric_relaxation_keeps_the_group():
     (result,) = relax_structures([strained], chgnet(), fmax=0.05, steps=100, keep_symmetry=True)
     assert result.ok and _number(result.structure) == 225
     assert 5.4 < result.structure.lattice.a < 5.9
+
+
+def test_a_composition_the_group_cannot_hold_says_why_and_which_multiple_fits():
+    """Li2Fe2O4 in Fm-3m: 8 atoms is a feasible count, but 2 + 2 + 4 per element is not."""
+    from backend.symmetry.wyckoff import NoAssignment, assign
+
+    with pytest.raises(NoAssignment) as caught:
+        assign(225, 8, {"Li": 2, "Fe": 2, "O": 4}, 0)
+    text = str(caught.value)
+    assert text.startswith("space group 225 (Fm-3m) cannot hold Fe2 Li2 O4: every element must fill whole orbits")
+    assert text.endswith("the same composition fits as Fe4 Li4 O8 (2 times the cell)")

@@ -87,6 +87,33 @@ def _refusal(number: int, what: str) -> NoAssignment:
     )
 
 
+MAX_MULTIPLE = 8  # formula-unit multiples tried when suggesting a composition that a group can hold
+
+
+def _composition_refusal(number: int, composition: dict[str, int]) -> NoAssignment:
+    """Why a composition does not fit: per-element counts must each fill whole orbits, and the orbits without a free
+    parameter can be used once; which multiple of the composition would fit, if any."""
+    what = " ".join(f"{e}{n}" for e, n in composition.items())
+    single = feasible_counts(number)
+    listed = ", ".join(map(str, single[:12])) + (" ..." if len(single) > 12 else "")
+    symbol = group(number).symbol
+    fits = next(
+        (k for k in range(2, MAX_MULTIPLE + 1) if _combinations(number, tuple(n * k for n in composition.values()))),
+        None,
+    )
+    hint = (
+        f"the same composition fits as {' '.join(f'{e}{n * fits}' for e, n in composition.items())} "
+        f"({fits} times the cell)"
+        if fits
+        else f"no multiple up to {MAX_MULTIPLE} fits"
+    )
+    return NoAssignment(
+        f"space group {number} ({symbol}) cannot hold {what}: every element must fill whole orbits (one element alone "
+        f"can have {listed} atoms in the conventional cell) and the orbits without a free parameter can be used "
+        f"once; {hint}"
+    )
+
+
 def assign(number: int, atoms: int, composition: dict[str, int] | None, seed: int) -> WyckoffAssignment:
     """A seeded choice among the assignments compatible with ``atoms`` (and with ``composition`` if given)."""
     if not 1 <= number <= 230:
@@ -94,9 +121,10 @@ def assign(number: int, atoms: int, composition: dict[str, int] | None, seed: in
     elements = sorted(composition) if composition else [None]
     counts = tuple(composition[e] for e in elements) if composition else (atoms,)
     combos = _combinations(number, counts)
+    if not combos and composition:
+        raise _composition_refusal(number, dict(zip(elements, counts)))
     if not combos:
-        what = " ".join(f"{e}{n}" for e, n in zip(elements, counts)) if composition else f"{atoms} atoms"
-        raise _refusal(number, what)
+        raise _refusal(number, f"{atoms} atoms")
     chosen = combos[int(np.random.default_rng(seed).integers(len(combos)))]
     positions = group(number).Wyckoff_positions
     orbits = [
