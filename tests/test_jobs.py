@@ -276,3 +276,16 @@ def test_queued_jobs_are_taken_round_robin_between_owners(tmp_path):
         store.update(job.id, status="done")
         time.sleep(0.01)  # claims carry their time: the owner served last waits
     assert order == ["ann", "ben", "ann", "ben", "ann"], order
+
+
+def test_run_again_from_two_tabs_queues_one_job(tmp_path, default_model):
+    """Two tabs are two sessions (two owners): the second "Run again" of the same job is refused with the first's id."""
+    store = JobStore(tmp_path / "data")
+    runner = JobRunner(store, device="cpu")  # not started: the copies stay queued
+    failed = store.submit(
+        "generate", "tab-a", GenerateSpec("default", GenerationRequest(n=1, atoms=4, steps=5)).to_params()
+    )
+    store.update(failed, status="failed", error="the server stopped while this job was running")
+    again = runner.resubmit("tab-a", failed)
+    with pytest.raises(JobRefused, match=f"already queued again as job {again}"):
+        runner.resubmit("tab-b", failed)

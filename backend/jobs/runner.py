@@ -107,6 +107,9 @@ class JobRunner:
             raise JobRefused(f"there is no job {job_id}")
         if job.active:
             raise JobRefused(f"job {job_id} is still {job.status}")
+        for other in self.store.jobs(kind=job.kind):  # any owner: two tabs are two sessions, one job link
+            if other.active and other.params == job.params and other.created > job.created:
+                raise JobRefused(f"job {job_id} was already queued again as job {other.id} ({other.status}); open it")
         return self._admit(owner, spec_of(job))
 
     # --- worker -----------------------------------------------------------------------------
