@@ -167,8 +167,8 @@ def _title(frame: Frame) -> str:
     from pymatgen.core import Composition
 
     symbols = [chemical_symbols[int(z)] for z, m in zip(frame.likely_z, frame.masked) if not m]
-    formula = Composition(" ".join(symbols)).reduced_formula if symbols else "?"
-    status = " FAILED (reason on the page)" if frame.failed else ""
+    formula = Composition(" ".join(symbols)).reduced_formula if symbols else "types undecided"
+    status = ": cell diverged, crystal dropped" if frame.failed else ""  # the engine's guard is what sets it
     return f"#{frame.crystal} {formula}{status}"
 
 

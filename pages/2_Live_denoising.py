@@ -95,4 +95,5 @@ else:
         for frame in frames:
             by_step.setdefault(frame.step, []).append(frame)
         st.plotly_chart(trajectory_figure(by_step, host_atoms=host_atoms), key="trajectory")
-        st.caption(f"{len(frames)} frames recorded. Open the structures in the Structure viewer.")
+        where = " Open the structures in the Structure viewer." if job.status == "done" else ""
+        st.caption(f"{len(frames)} frames recorded.{where}")

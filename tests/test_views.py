@@ -105,3 +105,13 @@ def test_an_element_without_oxidation_data_is_said_not_raised():
 
     facts = structure_facts(Structure(Lattice.cubic(5), ["Og", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]))
     assert facts.charge_balance == "not assessed: SMACT has no oxidation states for Og"
+
+
+def test_frame_titles_say_what_a_question_mark_and_a_failure_meant():
+    from backend.views import _title
+
+    undecided = frame(0, 0)
+    undecided = Frame(**{**undecided.__dict__, "masked": np.ones(5, dtype=bool)})
+    assert _title(undecided) == "#0 types undecided"
+    diverged = Frame(**{**frame(1, 3).__dict__, "failed": True})
+    assert _title(diverged).endswith(": cell diverged, crystal dropped")
