@@ -113,7 +113,18 @@ class JobRunner:
         return self._admit(owner, spec_of(job))
 
     # --- worker -----------------------------------------------------------------------------
+    def _warm_up(self) -> None:
+        """Sample one tiny crystal before the first job: the default model, the composition proposer's tables and
+        the element volumes load now, not after a classroom's first click (the first live frame came 5 s late)."""
+        from backend.sampling import GenerationRequest, generate, load_model
+
+        try:
+            generate(load_model("default", device=self.device), GenerationRequest(n=1, atoms=None, steps=2))
+        except Exception:  # a broken default model is reported by the job that needs it, with its reason
+            log.warning("warm-up failed:\n%s", traceback.format_exc())
+
     def _loop(self) -> None:
+        self._warm_up()
         while True:
             job = self.store.claim_next()
             if job is None:
