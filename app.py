@@ -47,6 +47,7 @@ if not data_folder_ready():
 st.navigation(
     [
         st.Page(home, title="Home", default=True),
+        st.Page("pages/0_Learn.py", title="Learn"),
         st.Page("pages/1_Generate.py", title="Generate"),
         st.Page("pages/2_Live_denoising.py", title="Live denoising"),
         st.Page("pages/3_Structure_viewer.py", title="Structure viewer"),
