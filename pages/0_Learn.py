@@ -4,7 +4,9 @@ import streamlit as st
 
 from backend.app_support import bundled_hosts, model_info
 from backend.learn import toy
+from backend.learn.crystal import noised, predict, teaching_cell
 from backend.learn.figures import mixture_figure, prediction_bars, reverse_figure
+from backend.learn.guidance import structure_frame
 from backend.paths import ASSETS
 from backend.views import frames_figure
 
@@ -51,11 +53,9 @@ st.write(
 hosts = bundled_hosts()
 names = list(hosts)
 crystal_name = st.selectbox("Crystal", names, index=names.index("NaCl_mp-22862"))
-crystal = hosts[crystal_name]
+crystal = teaching_cell(hosts[crystal_name])
 crystal_t = st.slider("Noise level t", 0.0, 1.0, 0.3, 0.01, key="crystal-t")
 if crystal_t > 0:
-    from backend.learn.crystal import noised
-
     snapshot = noised(embedded_model(), crystal, crystal_t, copies=3)
     levels = snapshot.levels
     st.caption(
@@ -74,9 +74,6 @@ st.write(
 )
 st.latex(r"\hat x_0 = x_t + \sigma_t^2\, s_\theta(x_t, t) \quad\text{(positions)}")
 predict_t = st.select_slider("Noise level t", [0.05, 0.1, 0.2, 0.3, 0.5, 0.8], value=0.3, key="predict-t")
-from backend.learn.crystal import predict  # noqa: E402
-from backend.learn.guidance import structure_frame  # noqa: E402
-
 prediction = predict(embedded_model(), crystal, predict_t)
 st.plotly_chart(
     frames_figure([prediction.noisy, prediction.estimate, structure_frame(crystal, 2)], columns=3, height=340),

@@ -275,3 +275,49 @@ def test_generation_from_a_bundled_host_runs_live_and_the_viewer_starts_variatio
     page.get_by_text("crystals generated").first.wait_for(timeout=240_000)
     no_traceback(page)
     page.close()
+
+
+def test_learn_page_redraws_every_control_offline(server, browser, shots):
+    """Every Learn section draws, each control redraws its figure (times printed for benchmarks/README), and no
+    request leaves 127.0.0.1. Screenshots of each section go to the screenshot folder (docs/ with the env var)."""
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    outside = []
+    context.on(
+        "request", lambda r: None if r.url.startswith((server, "data:", "blob:", "about:")) else outside.append(r.url)
+    )
+    page = context.new_page()
+    page.goto(f"{server}/Learn")
+    page.get_by_text("γ = 2: ").first.wait_for(timeout=300_000)  # the last section is drawn
+    no_traceback(page)
+    for index, heading in enumerate(
+        [
+            "1. Diffusion in two dimensions",
+            "2. Noising a real crystal",
+            "3. What the model predicts",
+            "4. Guidance and constraints",
+        ],
+        start=1,
+    ):
+        page.get_by_text(heading).first.scroll_into_view_if_needed()
+        page.wait_for_timeout(800)
+        page.screenshot(path=shots / f"learn_{index}.png")
+
+    def redraw(action, label: str) -> float:
+        page.wait_for_timeout(500)
+        started = time.time()
+        action()
+        page.wait_for_timeout(100)
+        page.locator('[data-testid="stStatusWidget"]').first.wait_for(state="hidden", timeout=60_000)
+        seconds = time.time() - started
+        print(f"\nLearn: {label} redrawn in {seconds:.2f} s")
+        return seconds
+
+    times = [
+        redraw(lambda: page.get_by_text("VE", exact=True).first.click(), "forward process VE"),
+        redraw(lambda: page.get_by_text("VP", exact=True).first.click(), "forward process VP"),
+    ]
+    no_traceback(page)
+    context.close()
+    assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
+    assert max(times) < 30

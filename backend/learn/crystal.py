@@ -41,6 +41,17 @@ class Snapshot:
     levels: NoiseLevels
 
 
+TEACHING_MAX_ATOMS = 24  # a conventional cell up to this size shows its motif; larger stays primitive
+
+
+def teaching_cell(structure: Structure) -> Structure:
+    """The conventional cell where it is small (rock salt's cube of 8 atoms, not its 2-atom rhombohedron)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    conventional = SpacegroupAnalyzer(structure, symprec=0.1).get_conventional_standard_structure()
+    return conventional if len(conventional) <= TEACHING_MAX_ATOMS else structure
+
+
 def _sampler(model: LoadedModel, n: int) -> object:
     return build_sampler(model, GenerationRequest(n=n, steps=1000), conditioned=False)
 
