@@ -32,17 +32,27 @@ st.write(
 )
 st.latex(r"\text{VP: } x_t = \alpha_t x_0 + \sqrt{1-\alpha_t^2}\,z \qquad \text{VE: } x_t = x_0 + \sigma_t z")
 st.latex(r"\text{reverse SDE: } dx = \left[f(x,t) - g(t)^2\,\nabla_x \log p_t(x)\right]dt + g(t)\,d\bar W")
-left, right = st.columns(2)
-process = left.radio("Forward process", toy.PROCESSES, horizontal=True, help="VP: MatterGen's lattice; VE: positions")
-t_value = right.slider("Noise level t", 0.0, 1.0, 0.2, 0.01)
-mixture = toy.Mixture.ring()
-a, s = toy.signal_and_noise(t_value, process)
-st.caption(f"t = {t_value:.2f}: signal coefficient {float(a):.3f}, noise std {float(s):.3f}")
-st.plotly_chart(mixture_figure(mixture, t_value, process), key="toy-forward")
-left, right = st.columns(2)
-sampler = left.selectbox("Sampler", toy.SAMPLERS)
-steps = right.slider("Steps", 2, 400, 20, help="Too few steps leave the samples blurred or off the blobs")
-st.plotly_chart(reverse_figure(mixture, steps, process, sampler), key="toy-reverse")
+
+
+@st.fragment
+def two_dimensions() -> None:
+    """Section 1 reruns alone when its controls change (the crystal sections below are not recomputed)."""
+    left, right = st.columns(2)
+    process = left.radio(
+        "Forward process", toy.PROCESSES, horizontal=True, help="VP: MatterGen's lattice; VE: positions"
+    )
+    t_value = right.slider("Noise level t", 0.0, 1.0, 0.2, 0.01)
+    mixture = toy.Mixture.ring()
+    a, s = toy.signal_and_noise(t_value, process)
+    st.caption(f"t = {t_value:.2f}: signal coefficient {float(a):.3f}, noise std {float(s):.3f}")
+    st.plotly_chart(mixture_figure(mixture, t_value, process), key="toy-forward")
+    left, right = st.columns(2)
+    sampler = left.selectbox("Sampler", toy.SAMPLERS)
+    steps = right.slider("Steps", 2, 400, 20, help="Too few steps leave the samples blurred or off the blobs")
+    st.plotly_chart(reverse_figure(mixture, steps, process, sampler), key="toy-reverse")
+
+
+two_dimensions()
 
 st.header("2. Noising a real crystal")
 st.write(
@@ -54,8 +64,15 @@ hosts = bundled_hosts()
 names = list(hosts)
 crystal_name = st.selectbox("Crystal", names, index=names.index("NaCl_mp-22862"))
 crystal = teaching_cell(hosts[crystal_name])
-crystal_t = st.slider("Noise level t", 0.0, 1.0, 0.3, 0.01, key="crystal-t")
-if crystal_t > 0:
+
+
+@st.fragment
+def noising() -> None:
+    """Section 2 reruns alone when its slider moves."""
+    crystal_t = st.slider("Noise level t", 0.0, 1.0, 0.3, 0.01, key="crystal-t")
+    if crystal_t == 0:
+        st.caption("t = 0: the crystal itself")
+        return
     snapshot = noised(embedded_model(), crystal, crystal_t, copies=3)
     levels = snapshot.levels
     st.caption(
@@ -64,8 +81,9 @@ if crystal_t > 0:
         f"{levels.masked_share:.0%} on average"
     )
     st.plotly_chart(frames_figure(list(snapshot.frames), columns=3, height=340), key="crystal-noise")
-else:
-    st.caption("t = 0: the crystal itself")
+
+
+noising()
 
 st.header("3. What the model predicts")
 st.write(
@@ -73,15 +91,26 @@ st.write(
     "what the cell was, and which element each atom is (bars: the model's probabilities for one atom)."
 )
 st.latex(r"\hat x_0 = x_t + \sigma_t^2\, s_\theta(x_t, t) \quad\text{(positions)}")
-predict_t = st.select_slider("Noise level t", [0.05, 0.1, 0.2, 0.3, 0.5, 0.8], value=0.3, key="predict-t")
-prediction = predict(embedded_model(), crystal, predict_t)
-st.plotly_chart(
-    frames_figure([prediction.noisy, prediction.estimate, structure_frame(crystal, 2)], columns=3, height=340),
-    key="prediction",
-)
-st.caption("Left: the noisy input. Middle: the model's estimate (colour: its most likely element). Right: the truth.")
-atom = st.number_input("Atom", min_value=0, max_value=len(crystal) - 1, value=0, step=1)
-st.plotly_chart(prediction_bars(prediction, int(atom)), key="type-bars")
+
+
+@st.fragment
+def prediction_section() -> None:
+    """Section 3 reruns alone when its controls change."""
+    predict_t = st.select_slider("Noise level t", [0.05, 0.1, 0.2, 0.3, 0.5, 0.8], value=0.3, key="predict-t")
+    prediction = predict(embedded_model(), crystal, predict_t)
+    st.plotly_chart(
+        frames_figure([prediction.noisy, prediction.estimate, structure_frame(crystal, 2)], columns=3, height=340),
+        key="prediction",
+    )
+    st.caption(
+        f"At t = {predict_t}. Left: the noisy input. Middle: the model's estimate (colour: its most likely "
+        "element). Right: the truth."
+    )
+    atom = st.number_input("Atom", min_value=0, max_value=len(crystal) - 1, value=0, step=1)
+    st.plotly_chart(prediction_bars(prediction, int(atom)), key="type-bars")
+
+
+prediction_section()
 
 st.header("4. Guidance and constraints")
 st.write(
@@ -90,7 +119,6 @@ st.write(
     "every step. Same seed, same model, side by side."
 )
 st.latex(r"s = s_\theta(x_t, t) + \gamma\,\left[s_\theta(x_t, t \mid \text{Li-O}) - s_\theta(x_t, t)\right]")
-seed = st.number_input("Seed", min_value=0, value=0, step=1)
 
 
 @st.cache_data(show_spinner="Generating the examples (about 20 s on a laptop, once per seed)...")
@@ -101,16 +129,23 @@ def examples(seed: int) -> tuple[list, list]:
     return guidance_examples(model, seed=seed), symmetry_examples(model, seed=seed)
 
 
-guided, symmetric = examples(int(seed))
-frames = [structure_frame(s, i) for i, (_, s) in enumerate(guided) if s is not None]
-st.plotly_chart(frames_figure(frames, columns=3, height=320), key="guidance")
-st.caption(
-    " · ".join(f"γ = {g:g}: {s.composition.formula if s else 'failed'}" for g, s in guided)
-    + " (γ = 0 is the unconditional model; the condition is Li-O)"
-)
-frames = [structure_frame(s, i) for i, (_, s) in enumerate(symmetric) if s is not None]
-st.plotly_chart(frames_figure(frames, columns=2, height=320), key="symmetry")
-st.caption(" · ".join(label for label, _ in symmetric))
+@st.fragment
+def guidance_section() -> None:
+    """Section 4 reruns alone when its seed changes."""
+    seed = st.number_input("Seed", min_value=0, value=0, step=1)
+    guided, symmetric = examples(int(seed))
+    frames = [structure_frame(s, i) for i, (_, s) in enumerate(guided) if s is not None]
+    st.plotly_chart(frames_figure(frames, columns=3, height=320), key="guidance")
+    st.caption(
+        " · ".join(f"γ = {g:g}: {s.composition.formula if s else 'failed'}" for g, s in guided)
+        + " (γ = 0 is the unconditional model; the condition is Li-O)"
+    )
+    frames = [structure_frame(s, i) for i, (_, s) in enumerate(symmetric) if s is not None]
+    st.plotly_chart(frames_figure(frames, columns=2, height=320), key="symmetry")
+    st.caption(" · ".join(label for label, _ in symmetric))
+
+
+guidance_section()
 
 st.header("5. From sample to material")
 st.write(
