@@ -296,6 +296,7 @@ def test_learn_page_redraws_every_control_offline(server, browser, shots):
             "2. Noising a real crystal",
             "3. What the model predicts",
             "4. Guidance and constraints",
+            "5. From sample to material",
         ],
         start=1,
     ):
