@@ -14,6 +14,18 @@ SHOWN_PATHS = 12  # sample paths drawn whole in the reverse figure
 FRAMES = 20  # animation frames of the reverse figure
 
 
+def _plane(half: float, title: str) -> dict:
+    """A square plot of the plane from -half to half (fixed size: plotly's scaleanchor widened it to the page)."""
+    return dict(
+        height=500,
+        width=560,
+        xaxis=dict(range=[-half, half]),
+        yaxis=dict(range=[-half, half]),
+        title=title,
+        legend=dict(x=0, y=1.15, orientation="h"),
+    )
+
+
 def _axes(process: str) -> float:
     return 4.0 if process == "VP" else 6.0
 
@@ -51,13 +63,7 @@ def mixture_figure(mixture: toy.Mixture, t: float, process: str, seed: int = 0) 
             ),
         ]
     )
-    figure.update_layout(
-        height=420,
-        xaxis=dict(range=[-half, half], scaleanchor="y"),
-        yaxis=dict(range=[-half, half]),
-        title=f"{process} forward process at t = {t:.2f}",
-        legend=dict(x=0, y=1),
-    )
+    figure.update_layout(_plane(half, f"{process} forward process at t = {t:.2f}"))
     return figure
 
 
@@ -99,11 +105,7 @@ def reverse_figure(mixture: toy.Mixture, steps: int, process: str, sampler: str,
         frames=[go.Frame(data=[points(k)], traces=[len(lines) + 1], name=str(k)) for k in shown],
     )
     figure.update_layout(
-        height=460,
-        xaxis=dict(range=[-half, half], scaleanchor="y"),
-        yaxis=dict(range=[-half, half]),
-        title=f"{sampler}, {steps} steps",
-        legend=dict(x=0, y=1),
+        _plane(half, f"{sampler}, {steps} steps"),
         updatemenus=[
             dict(
                 type="buttons",
