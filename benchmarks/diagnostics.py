@@ -399,19 +399,19 @@ def main() -> None:
         print("\n(c) atom-type loss (mattergen's atom-type term) on the held-out crystals\n")
         for label, value in type_loss(model, structures, args.seed).items():
             print(f"- {label}: {value:.3f}")
-    if "lattice" in parts:
-        print(f"\n(lattice) x0 estimate of the cell, {len(structures)} held-out crystals\n")
-        print(lattice_estimates(model, structures, args.seed).to_markdown(index=False, floatfmt=".3f"))
-    if "positions" in parts:
-        print(f"\n(positions) x0 estimate of the fractional coordinates, {len(structures)} held-out crystals\n")
-        print(position_estimates(model, structures, args.seed).to_markdown(index=False, floatfmt=".3f"))
+    tables = {
+        "lattice": ("(lattice) x0 estimate of the cell", lattice_estimates),
+        "positions": ("(positions) x0 estimate of the fractional coordinates", position_estimates),
+        "scales": ("(scales) GemNet's scale factors at t = 0.5", scale_factor_fit),
+    }
+    for part, (title, table) in tables.items():
+        if part in parts:
+            print(f"\n{title}, {len(structures)} held-out crystals\n")
+            print(table(model, structures, args.seed).to_markdown(index=False, floatfmt=".3f"))
     if "loss" in parts:
         print("\n(loss) cell and position terms of mattergen's loss on the held-out crystals\n")
         for label, values in cell_loss(model, structures, args.seed).items():
             print(f"- {label}: cell {values['cell']:.3f}, positions {values['pos']:.3f}")
-    if "scales" in parts:
-        print(f"\n(scales) GemNet's scale factors on {len(structures)} held-out crystals at t = 0.5\n")
-        print(scale_factor_fit(model, structures, args.seed).to_markdown(index=False, floatfmt=".3f"))
     if "volumes" in parts:
         steps = tuple(int(s) for s in args.volume_steps.split(","))
         print(f"\n(volumes) generated volume per atom, {args.volume_crystals} composition-first crystals, seed 11\n")
