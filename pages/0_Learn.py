@@ -45,11 +45,11 @@ def two_dimensions() -> None:
     mixture = toy.Mixture.ring()
     a, s = toy.signal_and_noise(t_value, process)
     st.caption(f"t = {t_value:.2f}: signal coefficient {float(a):.3f}, noise std {float(s):.3f}")
-    st.plotly_chart(mixture_figure(mixture, t_value, process), key="toy-forward")
+    st.plotly_chart(mixture_figure(mixture, t_value, process), key="toy-forward", width="content")
     left, right = st.columns(2)
     sampler = left.selectbox("Sampler", toy.SAMPLERS)
     steps = right.slider("Steps", 2, 400, 20, help="Too few steps leave the samples blurred or off the blobs")
-    st.plotly_chart(reverse_figure(mixture, steps, process, sampler), key="toy-reverse")
+    st.plotly_chart(reverse_figure(mixture, steps, process, sampler), key="toy-reverse", width="content")
 
 
 two_dimensions()
