@@ -121,23 +121,28 @@ st.write(
 st.latex(r"s = s_\theta(x_t, t) + \gamma\,\left[s_\theta(x_t, t \mid \text{Li-O}) - s_\theta(x_t, t)\right]")
 
 
-@st.cache_data(show_spinner="Generating the examples (about 20 s on a laptop, once per seed)...")
-def examples(seed: int) -> tuple[list, list]:
+SEEDS = (0, 1, 2)
+
+
+@st.cache_data(show_spinner="Generating the examples for three seeds (once per server, about 25 s)...")
+def examples() -> dict[int, tuple[list, list]]:
+    """Every seed's examples at once, on the first visit: switching seeds in class is then instant."""
     from backend.learn.guidance import guidance_examples, symmetry_examples
 
     model = embedded_model()
-    return guidance_examples(model, seed=seed), symmetry_examples(model, seed=seed)
+    return {seed: (guidance_examples(model, seed=seed), symmetry_examples(model, seed=seed)) for seed in SEEDS}
 
 
 @st.fragment
 def guidance_section() -> None:
     """Section 4 reruns alone when its seed changes."""
-    seed = st.number_input("Seed", min_value=0, value=0, step=1)
-    guided, symmetric = examples(int(seed))
+    seed = st.radio("Seed", SEEDS, horizontal=True)
+    guided, symmetric = examples()[seed]
     frames = [structure_frame(s, i) for i, (_, s) in enumerate(guided) if s is not None]
     st.plotly_chart(frames_figure(frames, columns=3, height=320), key="guidance")
     st.caption(
-        " · ".join(f"γ = {g:g}: {s.composition.formula if s else 'failed'}" for g, s in guided)
+        f"Seed {seed}: "
+        + " · ".join(f"γ = {g:g}: {s.composition.formula if s else 'failed'}" for g, s in guided)
         + " (γ = 0 is the unconditional model; the condition is Li-O)"
     )
     frames = [structure_frame(s, i) for i, (_, s) in enumerate(symmetric) if s is not None]

@@ -304,16 +304,12 @@ def test_learn_page_redraws_every_control_offline(server, browser, shots):
         page.wait_for_timeout(800)
         page.screenshot(path=shots / f"learn_{index}.png")
 
-    def redraw(action, shows: str, label: str, spinner: str | None = None) -> float:
-        """Seconds from a control change until the text its redrawn section shows for the new value is there (or,
-        for a cached computation, until its spinner has come and gone)."""
+    def redraw(action, shows: str, label: str) -> float:
+        """Seconds from a control change until the text its redrawn section shows for the new value is there."""
         page.wait_for_timeout(500)
         started = time.time()
         action()
-        if spinner:
-            page.get_by_text(spinner).first.wait_for(timeout=30_000)
-            page.get_by_text(spinner).first.wait_for(state="detached", timeout=240_000)
-        page.get_by_text(shows).first.wait_for(timeout=240_000)
+        page.get_by_text(shows).first.wait_for(timeout=60_000)
         seconds = time.time() - started
         print(f"\nLearn: {label} redrawn in {seconds:.2f} s")
         return seconds
@@ -339,6 +335,9 @@ def test_learn_page_redraws_every_control_offline(server, browser, shots):
 
         return act
 
+    def seed_one() -> None:
+        page.locator('[data-testid="stRadio"]').last.get_by_text("1", exact=True).click()
+
     times = [
         redraw(lambda: page.get_by_text("VE", exact=True).first.click(), "VE forward process at t = 0.20", "process"),
         redraw(nudge(0), "VE forward process at t = 0.21", "1: noise level t"),
@@ -347,9 +346,9 @@ def test_learn_page_redraws_every_control_offline(server, browser, shots):
         redraw(nudge(2), "t = 0.31: position noise", "2: crystal noise level t"),
         redraw(nudge(3), "At t = 0.5.", "3: prediction noise level t"),
         redraw(type_in("Atom", "1"), "atom 1: truly", "3: atom"),
-        redraw(type_in("Seed", "1"), "γ = 0: ", "4: seed (new examples, once per seed)", "Generating the examples"),
+        redraw(seed_one, "Seed 1: γ = 0", "4: seed"),
     ]
     no_traceback(page)
     context.close()
     assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
-    assert max(times[:-1]) < 30 and max(times) < 240
+    assert max(times) < 30

@@ -70,3 +70,5 @@ def test_learn_page_answers_every_control():
     app.select_slider[0].set_value(0.8).run()
     assert not app.exception, [e.value for e in app.exception]
     assert any("γ = 2: " in c.value for c in app.caption)
+    app.radio[1].set_value(2).run()  # seed: precomputed with the others on the first visit
+    assert not app.exception and any(c.value.startswith("Seed 2: ") for c in app.caption)
