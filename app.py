@@ -18,7 +18,7 @@ def data_folder_ready() -> bool:
     from backend.jobs import DataDirError
 
     try:
-        services()
+        services(warm_up=True)
     except DataDirError as exc:
         st.error(f"{exc}. Free space or set CRYSTAL_CANVAS_DATA to a writable folder, then restart the app.")
         return False

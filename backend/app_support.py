@@ -44,18 +44,19 @@ T = TypeVar("T")
 _services: tuple[JobStore, JobRunner] | None = None
 
 
-def services() -> tuple[JobStore, JobRunner]:
+def services(warm_up: bool = False) -> tuple[JobStore, JobRunner]:
     """The server's one job store and worker (data in ``$CRYSTAL_CANVAS_DATA``, default ./data).
 
     Checked and built under one lock: Streamlit runs each session's script in its own thread, and two first
-    visitors at once must not get two workers running the same queue.
+    visitors at once must not get two workers running the same queue. ``warm_up``: the app's entry point asks the
+    worker to load the model before the first job (see :meth:`JobRunner.start`).
     """
     global _services
     with _services_lock:
         if _services is None:
             steady_import_path(str(ROOT), str(ROOT / "pages"))
             store = JobStore(Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data")))
-            _services = store, JobRunner(store, models_root=models_folder()).start()
+            _services = store, JobRunner(store, models_root=models_folder()).start(warm_up=warm_up)
         return _services
 
 

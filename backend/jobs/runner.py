@@ -39,10 +39,14 @@ class JobRunner:
         self.device = device
         self.models_root = models_root.resolve() if models_root else None
         self._wake = threading.Event()
+        self._warm = False
         self._thread = threading.Thread(target=self._loop, name="crystal-canvas-worker", daemon=True)
 
-    def start(self) -> JobRunner:
-        """Start the worker thread (once; a second call does nothing) and return the runner."""
+    def start(self, warm_up: bool = False) -> JobRunner:
+        """Start the worker thread (once; a second call does nothing) and return the runner. ``warm_up`` (the app's
+        server) samples one tiny crystal before the first job; scripts and tests leave it off, so no thread is in
+        the middle of torch when their interpreter exits."""
+        self._warm = warm_up
         if not self._thread.is_alive() and self._thread.ident is None:
             self._thread.start()
         return self
@@ -124,7 +128,8 @@ class JobRunner:
             log.warning("warm-up failed:\n%s", traceback.format_exc())
 
     def _loop(self) -> None:
-        self._warm_up()
+        if self._warm:
+            self._warm_up()
         while True:
             job = self.store.claim_next()
             if job is None:
