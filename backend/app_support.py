@@ -4,7 +4,6 @@ structure facts and downloads. Pages hold layout only and call these."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import threading
 import zipfile
@@ -45,7 +44,8 @@ _services: tuple[JobStore, JobRunner] | None = None
 
 
 def services(warm_up: bool = False) -> tuple[JobStore, JobRunner]:
-    """The server's one job store and worker (data in ``$CRYSTAL_CANVAS_DATA``, default ./data).
+    """The server's one job store and worker (data in ``$CRYSTAL_CANVAS_DATA``, default ./data; screens on Ray with
+    ``$CRYSTAL_CANVAS_RAY`` = 'local' or a cluster address, a local instance sized by ``$CRYSTAL_CANVAS_RAY_CPUS``).
 
     Checked and built under one lock: Streamlit runs each session's script in its own thread, and two first
     visitors at once must not get two workers running the same queue. ``warm_up``: the app's entry point asks the
@@ -56,7 +56,14 @@ def services(warm_up: bool = False) -> tuple[JobStore, JobRunner]:
         if _services is None:
             steady_import_path(str(ROOT), str(ROOT / "pages"))
             store = JobStore(Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data")))
-            _services = store, JobRunner(store, models_root=models_folder()).start(warm_up=warm_up)
+            ray_cpus = os.environ.get("CRYSTAL_CANVAS_RAY_CPUS")
+            runner = JobRunner(
+                store,
+                models_root=models_folder(),
+                ray_address=os.environ.get("CRYSTAL_CANVAS_RAY") or None,
+                ray_cpus=int(ray_cpus) if ray_cpus else None,
+            )
+            _services = store, runner.start(warm_up=warm_up)
         return _services
 
 
@@ -390,50 +397,6 @@ def wyckoff_orbits(structure: Structure) -> dict[str, list[int]]:
         f"{structure[indices[0]].specie.symbol} {wyckoff} (sites {', '.join(map(str, indices))})": list(indices)
         for indices, wyckoff in zip(symmetrized.equivalent_indices, symmetrized.wyckoff_symbols)
     }
-
-
-def screen_roots() -> tuple[Path, ...]:
-    """Where the app looks for screens: ``screens/`` in its data folder, and ``$CRYSTAL_CANVAS_SCREENS`` (./runs)."""
-    data = Path(os.environ.get("CRYSTAL_CANVAS_DATA", ROOT / "data"))
-    return (data / "screens").resolve(), Path(os.environ.get("CRYSTAL_CANVAS_SCREENS", ROOT / "runs")).resolve()
-
-
-def screen_folders() -> dict[str, Path]:
-    """Screens (folders with a screen.json) under :func:`screen_roots`, by a name relative to their root.
-
-    Only folders found there are offered: the page never opens a path typed by a user.
-    """
-    found = {}
-    for root in screen_roots():
-        if root.is_dir():
-            for marker in sorted(root.rglob("screen.json")):
-                found[f"{root.name}/{marker.parent.relative_to(root)}"] = marker.parent
-    return found
-
-
-@dataclass(frozen=True)
-class ScreenView:
-    """A screen as the Screening page shows it, read from its stage files without writing anything."""
-
-    funnel: pd.DataFrame
-    shortlist: pd.DataFrame
-    rates: BatchRates
-    structures: dict[str, Structure]  # relaxed shortlist candidates by id, for the viewer
-
-
-def screen_view(folder: Path) -> ScreenView:
-    from backend.screening import Screen, ScreenConfig
-
-    values = json.loads((folder / "screen.json").read_text())
-    screen = Screen(ScreenConfig(**{**values, "out": folder}))
-    shortlist = screen.shortlist()
-    structures = {}
-    for cid in shortlist.id:
-        try:
-            structures[cid] = read_structure(folder / "relaxed" / f"{cid}.cif")
-        except StructureFileError:
-            continue
-    return ScreenView(screen.funnel(), shortlist, screen.rates(), structures)
 
 
 # Column names with units, and decimals, for every table a page shows (the CSV files keep the plain names).

@@ -165,6 +165,7 @@ def run_inpaint(args: argparse.Namespace) -> int:
 
 
 def run_screen(args: argparse.Namespace) -> int:
+    from backend.sampling import load_model, parse_space_group
     from backend.screening import Screen, ScreenConfig
 
     flags = {
@@ -184,6 +185,9 @@ def run_screen(args: argparse.Namespace) -> int:
         "device": args.device,
         "ray_address": args.ray_address,
         "require_charge_neutral": False if args.no_charge_neutrality else None,
+        "composition_source": args.composition_source,
+        "space_group": parse_space_group(args.space_group) if args.space_group else None,
+        "shortlist_size": args.shortlist_size,
     }
     try:
         if args.config:
@@ -191,13 +195,10 @@ def run_screen(args: argparse.Namespace) -> int:
         elif args.out is None:
             raise UserError("give --out (or --config with an 'out' key)")
         else:
-            config = ScreenConfig(**{k: v for k, v in flags.items() if v is not None})
+            config = ScreenConfig.from_dict({k: v for k, v in flags.items() if v is not None})
     except (OSError, ValueError, TypeError) as exc:
         raise UserError(f"bad screen configuration: {exc}") from None
-    from backend.sampling import parse_composition
-
-    for text in config.compositions:
-        parse_composition(text)  # a bad one is one line now, not a failed batch later
+    config.validate(load_model(config.model, device=config.device).info)  # the page's checks, one line each
     _prepare_out(config.out)
     started = time.perf_counter()
     funnel = Screen(config).run()

@@ -182,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--min-distance", type=float, default=None, help="sanity filter, Å")
     screen.add_argument("--no-charge-neutrality", action="store_true", help="keep SMACT-invalid compositions")
     screen.add_argument("--max-e-hull", type=float, default=None, help="shortlist threshold, eV/atom")
+    screen.add_argument("--shortlist-size", type=_positive_int, default=None, help="keep the best N under it")
+    screen.add_argument("--space-group", default=None, help="impose a space group (number or symbol)")
+    screen.add_argument(
+        "--composition-source", default=None, help="without compositions: proposer, prototypes or model"
+    )
     screen.add_argument("--fmax", type=float, default=None)
     screen.add_argument("--relax-steps", type=_positive_int, default=None)
     screen.add_argument("--device", default=None)

@@ -6,7 +6,7 @@ Pages, the CLI and screening call this one function so a candidate is judged the
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,19 +88,27 @@ def relax_and_assess(
     inpainted: bool = False,
     fix_host: bool = False,
     keep_symmetry: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> list[CandidateReport]:
     """Relax every structure in one batch and place each relaxed one on the reference hull.
 
     Inpainted candidates (``inpainted``: their guests carry inpainting's guest labels) get the guest-host clearance
     reported, and with ``fix_host`` only the guests (and the cell) relax around a fixed host. ``keep_symmetry`` relaxes
-    each structure within the space group it starts in.
+    each structure within the space group it starts in; ``stop`` ends it between steps (see ``relax_structures``).
     """
     masks = [host_mask(s) for s in structures] if inpainted else [()] * len(structures)
     if fix_host and inpainted:
         fixed = [[i for i, is_host in enumerate(mask) if is_host] for mask in masks]
     reports = []
     results = relax_structures(
-        structures, potential, fmax=fmax, steps=steps, fixed=fixed, progress=progress, keep_symmetry=keep_symmetry
+        structures,
+        potential,
+        fmax=fmax,
+        steps=steps,
+        fixed=fixed,
+        progress=progress,
+        keep_symmetry=keep_symmetry,
+        stop=stop,
     )
     for name, result, mask in zip(names, results, masks):
         hull, error = None, result.error

@@ -11,8 +11,6 @@ from backend.app_support import (
     job_structures,
     job_zip,
     read_upload_for_viewing,
-    screen_folders,
-    screen_view,
     services,
     structure_downloads,
     structure_facts,
@@ -20,6 +18,7 @@ from backend.app_support import (
 from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import GenerationRequest, InvalidRequest, ModelUnavailable
+from backend.screening.folders import screen_folders, screen_view
 from backend.structures import StructureFileError
 from backend.views import structure_html
 

@@ -1,40 +1,212 @@
-"""Screening: the funnel and shortlist of a headless `crystal-canvas screen` run."""
+"""Screening: start a screen as a job, watch its funnel fill, cancel, resume, re-apply thresholds, download."""
 
+import time
+import uuid
+from pathlib import Path
 from urllib.parse import urlencode
 
 import streamlit as st
 
-from backend.app_support import for_display, screen_folders, screen_roots, screen_view
+from backend.app_support import for_display, services
+from backend.jobs import JobRefused
 from backend.paths import ASSETS
-from backend.stability import HULL_LABEL
-from backend.stability.figures import e_hull_histogram
+from backend.sampling import InvalidRequest, ModelUnavailable, parse_space_group
+from backend.screening import ScreenConfig
+from backend.screening.config import small_screen
+from backend.screening.estimate import calibrate, estimate, machine_rates
+from backend.screening.folders import (
+    new_screen_folder,
+    screen_folders,
+    screen_job,
+    screen_roots,
+    screen_view,
+    screen_zip,
+    where_screens_run,
+)
+from backend.stability import HULL_LABEL, StabilityError
+from backend.stability.figures import e_hull_histogram, hull_figure
 from backend.views import funnel_figure
 
 st.set_page_config(page_title="Screening - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Screening")
+owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
+store, runner = services()
 data_screens, run_screens = screen_roots()
 st.caption(
-    "Screens run headless: `crystal-canvas screen --n 1000 --out DATA/screens/my-screen` (add `--ray-address` for "
-    f"a cluster). Screens under {data_screens} (the app's data folder) and {run_screens} appear here; reload while "
-    "a screen runs to follow it. This page only reads them."
+    "generate -> sanity filter -> CHGNet relaxation -> E_above_hull -> shortlist. "
+    + where_screens_run(runner.ray_address, runner.ray_cpus)
+    + f" Screens from the command line (`crystal-canvas screen --out ...`) under {run_screens} appear here too."
 )
+default = small_screen(Path("."))
+
+with st.expander("New screen", expanded=not screen_folders()):
+    left, right = st.columns(2)
+    name = left.text_input(
+        "Screen name", value=st.session_state.setdefault("screen_name", time.strftime("screen-%m%d-%H%M"))
+    )
+    chemsys = right.text_input("Chemical system", value=default.chemsys, help="elements like Li-Fe-O")
+    compositions = left.text_input(
+        "Compositions (optional)", placeholder="e.g. Li2Fe2O4, LiFeO2", help="cell contents, taken in turn"
+    )
+    source = right.selectbox(
+        "Composition source",
+        ["proposer", "prototypes", "model"],
+        help="without compositions: the proposer's charge-balanced compositions, known prototypes' compositions, or "
+        "the model's own atom types",
+    )
+    n = left.number_input("Candidates", value=default.n, step=1)
+    atoms = right.number_input("Atoms per cell", value=default.atoms, step=1)
+    steps = left.number_input("Denoising steps", value=default.steps, step=1)
+    space_group = right.text_input("Space group (optional)", placeholder="number or symbol, e.g. 225 or Fm-3m")
+    seed = left.number_input("Seed", value=default.seed, step=1)
+    batch_size = right.number_input("Crystals per batch", value=default.batch_size, step=1)
+    st.markdown("**Filters and thresholds**")
+    left, right = st.columns(2)
+    min_distance = left.number_input("Minimum interatomic distance (Å)", value=default.min_distance, step=0.1)
+    neutral = right.checkbox("Require charge-neutral oxidation states (SMACT)", value=default.require_charge_neutral)
+    max_e_hull = left.number_input("E_above_hull at most (eV/atom)", value=default.max_e_hull, step=0.05)
+    shortlist_size = right.number_input("Shortlist size (0: all under the threshold)", value=20, step=1)
+    fmax = left.number_input("Relaxation force tolerance fmax (eV/Å)", value=default.fmax, step=0.01)
+    relax_steps = right.number_input("Relaxation steps at most", value=default.relax_steps, step=50)
+    try:
+        config = ScreenConfig(
+            out=new_screen_folder(name),
+            n=int(n),
+            atoms=int(atoms),
+            chemsys=chemsys.strip() or None,
+            compositions=tuple(c.strip() for c in compositions.split(",") if c.strip()),
+            composition_source=source,
+            space_group=parse_space_group(space_group) if space_group.strip() else None,
+            steps=int(steps),
+            seed=int(seed),
+            batch_size=int(batch_size),
+            min_distance=float(min_distance),
+            require_charge_neutral=neutral,
+            max_e_hull=float(max_e_hull),
+            shortlist_size=int(shortlist_size) or None,
+            fmax=float(fmax),
+            relax_steps=int(relax_steps),
+        )
+        problem = None
+    except InvalidRequest as exc:
+        config, problem = None, str(exc)
+    rates = machine_rates(store.root)
+    if rates is None:
+        st.info("No screen has been timed on this machine yet, so there is no estimate.")
+        if st.button("Time this machine (an 8-candidate screen, about a minute)"):
+            with st.spinner("Timing generation and relaxation on this machine..."):
+                calibrate(store.root)
+            st.rerun()
+    elif config is not None and config.n > 0 and config.steps > 0 and config.relax_steps > 0:
+        guess = estimate(config, rates)
+        (st.warning if guess.too_long else st.caption)("Estimate: " + guess.text())
+    if st.button("Start screen", type="primary"):
+        try:
+            if problem:
+                raise InvalidRequest(problem)
+            job_id = runner.submit_screen(owner, config)
+        except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
+            st.error(str(exc))
+        else:
+            st.session_state.pop("screen_name")
+            st.query_params["screen"] = f"{data_screens.name}/{config.out.name}"
+            st.rerun()
+
 folders = screen_folders()
 if not folders:
     st.info(f"No screen yet under {data_screens} or {run_screens}.")
     st.stop()
-name = st.selectbox("Screen", list(folders))
-view = screen_view(folders[name])
-left, right = st.columns([2, 3])
-left.dataframe(view.funnel, hide_index=True)
-right.plotly_chart(funnel_figure(view.funnel), key="funnel")
-st.caption("Rates over every candidate asked for (failed generation, filter or relaxation: neither valid nor stable)")
-st.dataframe(view.rates.frame(), hide_index=True)
-st.subheader(f"Shortlist ({HULL_LABEL})")
-st.dataframe(for_display(view.shortlist), hide_index=True)
+options = list(folders)
+wanted = st.query_params.get("screen")
+chosen = st.selectbox("Screen", options, index=options.index(wanted) if wanted in options else 0)
+folder = folders[chosen]
+job = screen_job(store, folder)
+
+
+def actions(view) -> None:  # noqa: ANN001 - a ScreenView
+    """Cancel while it runs; Resume when it stopped early; both as jobs of the server's worker."""
+    current = screen_job(store, folder)
+    if current is not None and current.active:
+        if st.button("Cancel screen", key="cancel"):
+            store.request_cancel(current.id)
+        return
+    if not view.complete and st.button("Resume screen", type="primary"):
+        try:
+            runner.submit_screen(owner, view.config)
+        except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+
+
+def show(view, key: str) -> None:  # noqa: ANN001 - a ScreenView
+    """Funnel, shortlist, hull and histogram of a screen as its files hold them now."""
+    left, right = st.columns([2, 3])
+    left.dataframe(view.funnel, hide_index=True)
+    right.plotly_chart(funnel_figure(view.funnel), key=f"funnel-{key}")
+    st.subheader(f"Shortlist ({HULL_LABEL})")
+    st.dataframe(for_display(view.shortlist), hide_index=True)
+    if view.structures:
+        links = [
+            f"[{cid}](./Structure_viewer?{urlencode({'screen': chosen, 'candidate': cid})})" for cid in view.structures
+        ]
+        st.markdown("Open in the Structure viewer: " + ", ".join(links))
+    if view.hull_system and view.hull_candidates:
+        try:
+            st.plotly_chart(hull_figure(view.hull_system, view.hull_candidates), key=f"hull-{key}")
+        except StabilityError as exc:
+            st.error(str(exc))
+
+
+@st.fragment(run_every=2.0)
+def live() -> None:
+    current = store.get(job.id)
+    if not current.active:
+        st.rerun()
+    st.progress(current.progress, text=f"screen {current.status}: {current.message}")
+    view = screen_view(folder)
+    actions(view)
+    show(view, "live")
+
+
+if job is not None and job.active:
+    live()
+    st.stop()
+view = screen_view(folder)
+if job is not None and job.status in ("failed", "cancelled"):
+    reason = job.error or job.message
+    st.warning(f"The last run of this screen was {job.status}: {reason}. What it wrote is kept; Resume continues.")
+actions(view)
+if not view.complete:
+    st.caption("This screen has work left: its funnel shows what is done so far.")
+show(view, "done")
+if view.metrics is not None:
+    st.caption(
+        "Rates over every candidate asked for (failed generation, filter or relaxation: neither valid nor stable)"
+    )
+    st.dataframe(view.metrics, hide_index=True)
 if len(view.shortlist):
     st.plotly_chart(e_hull_histogram(view.shortlist.e_above_hull.astype(float).tolist()), key="ehull")
-    links = [f"[{cid}](./Structure_viewer?{urlencode({'screen': name, 'candidate': cid})})" for cid in view.structures]
-    st.markdown("Open in the Structure viewer: " + ", ".join(links))
+
+if view.complete:
+    st.subheader("Re-apply thresholds")
+    st.caption("A new shortlist from what was already relaxed: nothing is generated or relaxed again.")
+    left, right = st.columns(2)
+    new_e_hull = left.number_input("New E_above_hull threshold (eV/atom)", value=view.config.max_e_hull, step=0.05)
+    new_size = right.number_input(
+        "New shortlist size (0: all under the threshold)", value=view.config.shortlist_size or 0, step=1
+    )
+    if st.button("Re-apply to this screen"):
+        thresholds = {"max_e_hull": float(new_e_hull), "shortlist_size": int(new_size) or None}
+        try:
+            runner.submit_screen(owner, view.config.with_thresholds(**thresholds))
+        except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
 st.download_button(
-    "Download shortlist (CSV)", view.shortlist.to_csv(index=False), file_name=f"{name}_shortlist.csv", on_click="ignore"
+    "Download screen (config, funnel, metrics, shortlist CIFs)",
+    screen_zip(folder),
+    file_name=f"{folder.name}.zip",
+    on_click="ignore",
 )

@@ -6,6 +6,7 @@ with the reason printed in the summary; they never pass silently. Screenshots go
 """
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -352,3 +353,53 @@ def test_learn_page_redraws_every_control_offline(server, browser, shots):
     context.close()
     assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
     assert max(times) < 30
+
+
+def test_a_screen_started_from_the_screening_page_fills_its_funnel_live(server, browser, shots):
+    """The Screening page's form starts a small screen; the funnel figure changes while it runs, and the finished
+    screen offers its download."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/Screening")
+    page.get_by_label("Screen name", exact=True).wait_for(state="attached", timeout=60_000)
+    expander = page.locator("details", has_text="New screen").first
+    if expander.get_attribute("open") is None:
+        page.get_by_text("New screen").first.click()
+    fields = {
+        "Screen name": "e2e-screen",
+        "Chemical system": "Na-Cl",
+        "Candidates": "4",
+        "Atoms per cell": "4",
+        "Denoising steps": "40",
+        "Crystals per batch": "2",
+        "Relaxation steps at most": "100",
+    }
+    for label, value in fields.items():
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Tab")
+    page.wait_for_timeout(1000)  # the last field's rerun settles before the click
+    page.get_by_role("button", name="Start screen").click()
+    page.wait_for_url("**/Screening?screen=*", timeout=60_000)
+    page.get_by_text(re.compile("screen (queued|running)")).first.wait_for(timeout=60_000)
+    funnels = []
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        state = page.evaluate(
+            "() => [...document.querySelectorAll('.js-plotly-plot')].map(p => JSON.stringify((p.data || [])"
+            ".filter(t => t.type === 'funnel').map(t => t.x)))"
+        )
+        if state and state[0] not in ("[]", *funnels[-1:]):
+            funnels.append(state[0])
+        if page.get_by_text("on the shortlist").count() or page.get_by_text("Download screen").count():
+            break
+        page.wait_for_timeout(500)
+    page.get_by_role("button", name="Download screen (config, funnel, metrics, shortlist CIFs)").wait_for(
+        timeout=60_000
+    )
+    page.get_by_text("New screen").first.click()
+    page.get_by_text("Estimate: about").first.wait_for(timeout=60_000)  # timed by the screen that just ran
+    page.screenshot(path=shots / "screening.png", full_page=True)
+    no_traceback(page)
+    print(f"\nscreening funnel states seen while running: {funnels}")
+    assert len(funnels) >= 2, f"the funnel did not change while the screen ran: {funnels}"
+    page.close()

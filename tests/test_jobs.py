@@ -289,3 +289,37 @@ def test_run_again_from_two_tabs_queues_one_job(tmp_path, default_model):
     again = runner.resubmit("tab-a", failed)
     with pytest.raises(JobRefused, match=f"already queued again as job {again}"):
         runner.resubmit("tab-b", failed)
+
+
+def test_a_screen_gives_the_worker_up_to_another_user_and_resumes(runner, tmp_path):
+    """Round-robin with a long job: once a screen has made progress and another user's job waits, the screen goes
+    back to the queue, the other job runs, and the screen then finishes from its stage files."""
+    from backend.screening import ScreenConfig
+
+    config = ScreenConfig(
+        out=tmp_path / "screen", n=4, atoms=4, chemsys="Na-Cl", steps=60, batch_size=2, relax_steps=50
+    )
+    screen_id = runner.submit_screen("dana", config)
+    while not (config.out / "stages" / "generate.csv").is_file():
+        assert runner.store.get(screen_id).status in ("queued", "running"), runner.store.get(screen_id).error
+        time.sleep(0.05)
+    other = runner.submit_generation("erin", "default", GenerationRequest(n=1, atoms=4, steps=4, seed=0))
+    assert wait_for(runner.store, other).status == "done"
+    screen = wait_for(runner.store, screen_id, timeout=300)
+    assert screen.status == "done", screen.error
+    # claimed again (``started`` is the latest claim) only after the other user's job had finished
+    assert screen.started >= runner.store.get(other).finished, "the screen never gave the worker up"
+    generated = (config.out / "stages" / "generate.csv").read_text().splitlines()
+    assert len(generated) == 1 + 4  # header and each candidate once: nothing generated twice
+
+
+def test_a_screen_for_a_folder_holding_another_screen_is_refused(runner, tmp_path):
+    from backend.screening import ScreenConfig
+
+    config = ScreenConfig(out=tmp_path / "s", n=2, atoms=4, chemsys="Na-Cl", steps=4, batch_size=2, relax_steps=5)
+    assert wait_for(runner.store, runner.submit_screen("fay", config), timeout=300).status == "done"
+    with pytest.raises(JobRefused, match="already exists with other n, steps"):
+        runner.submit_screen("fay", ScreenConfig(**{**config.__dict__, "n": 3, "steps": 5}))
+    rerun = runner.submit_screen("fay", config.with_thresholds(max_e_hull=0.5))  # thresholds only: allowed
+    assert wait_for(runner.store, rerun).status == "done"
+    assert "E_hull <= 0.5" in (config.out / "funnel.csv").read_text()

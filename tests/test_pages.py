@@ -177,7 +177,7 @@ def test_screening_page_reads_screens_in_the_data_folder_without_writing(tmp_pat
     monkeypatch.setenv("CRYSTAL_CANVAS_SCREENS", str(tmp_path / "nothing-here"))
     app = page("6_Screening.py")
     assert not app.exception
-    assert app.selectbox[0].value == "screens/demo"
+    assert {s.label: s for s in app.selectbox}["Screen"].value == "screens/demo"
     assert len(app.get("plotly_chart")) >= 1
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # the page only reads
     viewer = page("3_Structure_viewer.py", screen="screens/demo")
@@ -347,3 +347,83 @@ def test_viewer_reads_pymatgen_json_as_the_other_uploads_do(services):
     app.file_uploader[0].set_value(("nacl.json", rock_salt.to_json().encode(), "application/json")).run()
     assert not app.exception and not app.error
     assert app.metric[0].value == "NaCl"
+
+
+def start_screen(app: AppTest, **fields: object) -> AppTest:
+    """Fill the Screening page's New screen form (labels as the page shows them) and click Start screen."""
+    texts = {w.label: w for w in app.text_input}
+    numbers = {w.label: w for w in app.number_input}
+    for label, value in fields.items():
+        (texts[label] if label in texts else numbers[label]).set_value(value)
+    return {b.label: b for b in app.button}["Start screen"].click().run()
+
+
+def test_screening_page_starts_cancels_and_resumes_a_screen(services, monkeypatch):
+    """A 4-candidate screen from the page: Cancel after its first batch leaves a resumable folder, Resume finishes
+    it without generating a batch again, and the page's funnel is the folder's."""
+    import pandas as pd
+
+    from backend.screening import screen as screen_module
+    from backend.screening.folders import screen_job
+    from backend.screening.stages import StageLog
+
+    store, _ = services
+    generated: list[int] = []
+    original = screen_module.generate_batch
+
+    def counting(config, batch, callback=None):
+        generated.append(batch)
+        return original(config, batch, callback=callback)
+
+    monkeypatch.setattr(screen_module, "generate_batch", counting)
+    fields = {"Screen name": "page-screen", "Chemical system": "Na-Cl", "Candidates": 4, "Atoms per cell": 4}
+    app = start_screen(app=page("6_Screening.py"), **fields, **{"Denoising steps": 60, "Crystals per batch": 2})
+    assert not app.exception and not app.error
+    folder = store.root / "screens" / "page-screen"
+    job = screen_job(store, folder)
+    log = StageLog(folder)
+    deadline = time.time() + 120
+    while time.time() < deadline and not len(log.rows("generate")) and job.active:
+        job = store.get(job.id)
+        time.sleep(0.1)
+    app = page("6_Screening.py", screen="screens/page-screen")
+    {b.label: b for b in app.button}["Cancel screen"].click().run()
+    job = wait_done(store, job.id)
+    assert job.status == "cancelled", (job.status, job.error)
+    done_before = set(log.rows("generate").batch.astype(int))
+    assert done_before == {0} and generated[-1] == 1, "the cancel came after the last batch: nothing to resume"
+
+    app = page("6_Screening.py", screen="screens/page-screen")
+    assert "Resume continues" in app.warning[0].value
+    generated.clear()
+    {b.label: b for b in app.button}["Resume screen"].click().run()
+    job = wait_done(store, screen_job(store, folder).id)
+    assert job.status == "done", job.error
+    assert generated == [1], f"the resume generated batches {generated}; batch 0 was already done"
+    app = page("6_Screening.py", screen="screens/page-screen")
+    assert not app.exception
+    shown = app.dataframe[0].value
+    on_disk = pd.read_csv(folder / "funnel.csv")
+    assert shown.survivors.tolist() == on_disk.survivors.tolist() and shown.input.tolist()[0] == 4
+    assert len(log.rows("generate")) == 4 and log.rows("generate").id.is_unique
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"Chemical system": ""}, "a screen needs elements: give a chemical system (e.g. Li-Fe-O) or compositions"),
+        ({"Candidates": 0}, "number of candidates must be between 1 and 100000 (got 0)"),
+        ({"E_above_hull at most (eV/atom)": 5.0}, "E_above_hull threshold must be between 0 and 1.0 eV/atom"),
+        ({"Minimum interatomic distance (Å)": -1.0}, "minimum distance must be in (0, 3] Å (got -1.0)"),
+        ({"Chemical system": "Li-Og"}, "model 'default' cannot place Og (not in its element set)"),
+        ({"Screen name": "../x"}, "screen name '../x' cannot be a folder name: use letters, digits, '-', '_' or '.'"),
+    ],
+)
+def test_screening_page_refuses_bad_input_in_one_line_and_queues_nothing(services, fields, message):
+    store, _ = services
+    before = len(store.jobs(kind="screen"))
+    app = start_screen(page("6_Screening.py"), **fields)
+    assert not app.exception
+    assert [e.value for e in app.error] == [message] or app.error[0].value.startswith(message)
+    assert len(app.error) == 1
+    assert len(store.jobs(kind="screen")) == before

@@ -83,9 +83,9 @@ def test_killed_screen_resumes_without_redoing_relaxations(tmp_path, monkeypatch
     relaxed_now: list[str] = []
     original = screen_module.relax_batch
 
-    def counting(config, candidates):
+    def counting(config, candidates, stop=None):
         relaxed_now.extend(c.id for c in candidates)
-        return original(config, candidates)
+        return original(config, candidates, stop=stop)
 
     monkeypatch.setattr(screen_module, "relax_batch", counting)  # where Screen looks it up
     config = small(out, relax_batch=1)  # the same screen the killed process ran
@@ -109,3 +109,34 @@ def test_ray_gives_the_same_funnel(local_funnel, tmp_path):
     finally:
         ray.shutdown()
     pd.testing.assert_frame_equal(funnel, on_ray)
+
+
+def test_the_estimate_reads_a_finished_screens_own_rates(local_funnel):
+    """A finished local screen's timings give the rates; estimating the same screen from them gives back its
+    measured generation seconds (the arithmetic, not the machine's speed, is what a test can check)."""
+    import json
+
+    from backend.screening.estimate import estimate, rates_of
+
+    _, out = local_funnel
+    config = ScreenConfig.read(out)
+    rates = rates_of(out)
+    timings = json.loads((out / "timings.json").read_text())
+    guess = estimate(config, rates)
+    assert guess.generate_s == pytest.approx(timings["generate"])
+    assert guess.relax_s == pytest.approx(timings["relax"])
+    assert max(guess.generate_s, guess.relax_s) <= guess.total_s <= guess.generate_s + guess.relax_s
+    assert estimate(config, rates, done=(8, 8)).total_s == 0
+
+
+def test_the_cli_refuses_a_bad_screen_in_one_line(tmp_path, capsys):
+    from backend.cli import main
+
+    assert main(["screen", "--out", str(tmp_path / "s"), "--n", "4"]) == 2
+    assert main(["screen", "--out", str(tmp_path / "s"), "--chemsys", "Li-O", "--max-e-hull", "3"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines == [
+        "error: a screen needs elements: give a chemical system (e.g. Li-Fe-O) or compositions",
+        "error: E_above_hull threshold must be between 0 and 1.0 eV/atom",
+    ]
+    assert not (tmp_path / "s").exists()

@@ -13,6 +13,7 @@ from pymatgen.core import Structure
 from backend.inpainting import InpaintRequest
 from backend.jobs.store import Job
 from backend.sampling import GenerationRequest
+from backend.screening.config import ScreenConfig, config_dict
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,23 @@ class CspSpec:
         return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
 
 
-JobSpec = GenerateSpec | InpaintSpec | RelaxSpec | CspSpec
-SPECS: dict[str, type] = {spec.kind: spec for spec in (GenerateSpec, InpaintSpec, RelaxSpec, CspSpec)}
+@dataclass(frozen=True)
+class ScreenSpec:
+    """A screen run by the server's worker: the same config and code as ``crystal-canvas screen``."""
+
+    config: ScreenConfig
+    kind = "screen"
+
+    def to_params(self) -> dict:
+        return config_dict(self.config)
+
+    @classmethod
+    def from_params(cls, params: dict) -> ScreenSpec:
+        return cls(ScreenConfig.from_dict(params))
+
+
+JobSpec = GenerateSpec | InpaintSpec | RelaxSpec | CspSpec | ScreenSpec
+SPECS: dict[str, type] = {spec.kind: spec for spec in (GenerateSpec, InpaintSpec, RelaxSpec, CspSpec, ScreenSpec)}
 
 
 def spec_of(job: Job) -> JobSpec:

@@ -12,15 +12,17 @@ import logging
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from backend.inpainting import Framework, InpaintRequest, plan_inpainting
-from backend.jobs.kinds import CspSpec, GenerateSpec, InpaintSpec, JobSpec, RelaxSpec, spec_of
+from backend.jobs.kinds import CspSpec, GenerateSpec, InpaintSpec, JobSpec, RelaxSpec, ScreenSpec, spec_of
 from backend.jobs.store import Job, JobStore
 from backend.sampling import GenerationRequest, StepCallback, StepControl, StepState
 from backend.sampling.trajectory import frames_from_state
+from backend.screening.config import ScreenConfig
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,21 @@ class JobRefused(Exception):
 class JobRunner:
     """Owns one worker thread; :meth:`submit_*` validate, store and wake it."""
 
-    def __init__(self, store: JobStore, device: str | None = None, models_root: Path | None = None):
+    def __init__(
+        self,
+        store: JobStore,
+        device: str | None = None,
+        models_root: Path | None = None,
+        ray_address: str | None = None,
+        ray_cpus: int | None = None,
+    ):
+        """``ray_address`` ('local' or a cluster's address) runs screens' stages as Ray tasks; ``ray_cpus`` sizes
+        a local Ray instance. Without them screens run in this worker's threads."""
         self.store = store
         self.device = device
         self.models_root = models_root.resolve() if models_root else None
+        self.ray_address = ray_address
+        self.ray_cpus = ray_cpus
         self._wake = threading.Event()
         self._warm = False
         self._thread = threading.Thread(target=self._loop, name="crystal-canvas-worker", daemon=True)
@@ -142,13 +155,19 @@ class JobRunner:
         """Run a job :meth:`JobStore.claim_next` has already marked running."""
         try:
             spec = spec_of(job)
-            run = {"generate": self._generate, "inpaint": self._inpaint, "relax": self._relax, "csp": self._csp}[
-                spec.kind
-            ]
+            run = {
+                "generate": self._generate,
+                "inpaint": self._inpaint,
+                "relax": self._relax,
+                "csp": self._csp,
+                "screen": self._screen,
+            }[spec.kind]
             outcome = run(job, spec)
-            self.store.update(
-                job.id, status=outcome, progress=1.0 if outcome == "done" else job.progress, finished=time.time()
-            )
+            if outcome == "queued":  # gave the worker up to other users; claimed again after them
+                self.store.update(job.id, status="queued")
+                return
+            progress = 1.0 if outcome == "done" else self.store.get(job.id).progress
+            self.store.update(job.id, status=outcome, progress=progress, finished=time.time())
         except Exception as exc:  # one job's failure (bad input, OOM, NaN) must not stop the worker
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             self.store.update(job.id, status="failed", error=f"{type(exc).__name__}: {exc}", finished=time.time())
@@ -224,6 +243,69 @@ class JobRunner:
         frame = write_ranking(ranked, self.store.folder(job.id))
         ranked_count = int((frame["rank"] != "").sum())
         self.store.update(job.id, message=f"{plan.note}; {ranked_count} of {len(plan.candidates)} candidates ranked")
+        return "done"
+
+    def submit_screen(self, owner: str, config: ScreenConfig) -> str:
+        """Validate a screen as the CLI does, then queue it. Its folder may hold only the same screen (a resume, or
+        a rerun with other thresholds), and only one job at a time may write to it. The server decides where the
+        stages run (its Ray address or this worker) and on which device."""
+        from backend.sampling import load_model
+        from backend.screening import Screen
+
+        self.check_model(config.model)
+        config = replace(config, device=self.device, ray_address=self.ray_address)
+        config.validate(load_model(config.model, device=self.device).info)
+        name = config.out.name
+        if (config.out / "screen.json").is_file():
+            differ = config.differs_beyond_thresholds(ScreenConfig.read(config.out))
+            if differ:
+                raise JobRefused(
+                    f"screen '{name}' already exists with other {', '.join(differ)}: pick another name, or open it "
+                    "and resume it as it was"
+                )
+        for other in self.store.jobs(kind="screen"):
+            if other.active and Path(other.params["out"]) == config.out:
+                raise JobRefused(
+                    f"screen '{name}' is already {other.status} (job {other.id}); wait for it or cancel it"
+                )
+        job_id = self._admit(owner, ScreenSpec(config))
+        Screen(config).write_config()  # listed on the page while it waits in the queue
+        return job_id
+
+    def _screen(self, job: Job, spec: ScreenSpec) -> str:
+        """Run the screen until done, cancelled, or -- once it has made progress -- another user's job waits: then it
+        goes back to the queue and resumes from its stage files when claimed again."""
+        from backend.screening import Screen
+        from backend.screening.estimate import machine_rates, progress_of
+
+        screen = Screen(spec.config)
+        before = (len(screen.log.rows("generate")), len(screen.log.rows("relax")))
+        fallback = machine_rates(self.store.root)
+        reported = [0.0]
+        yielded = [False]
+
+        def stop() -> bool:
+            if yielded[0] or self.store.cancel_requested(job.id):
+                return True
+            if time.time() - reported[0] < 1.0:
+                return False
+            reported[0] = time.time()
+            progress = progress_of(screen, before, fallback)
+            self.store.update(job.id, progress=progress.fraction, message=progress.message())
+            moved = (progress.generated, progress.relaxed) != before
+            yielded[0] = moved and self.store.others_waiting(job.owner)
+            return yielded[0]
+
+        funnel = screen.run(num_cpus=self.ray_cpus, stop=stop)
+        if funnel is None:
+            if self.store.cancel_requested(job.id):
+                self.store.update(job.id, message="cancelled: what was generated and relaxed is kept; Resume continues")
+                return "cancelled"
+            if yielded[0]:
+                self.store.update(job.id, message="paused for other users' jobs; continues after them")
+                return "queued"
+        shortlisted = int(funnel.survivors.iloc[-1]) if funnel is not None else 0
+        self.store.update(job.id, message=f"{spec.config.n} candidates screened; {shortlisted} on the shortlist")
         return "done"
 
     def submit_inpainting(self, owner: str, model: str, framework: Framework, request: InpaintRequest) -> str:

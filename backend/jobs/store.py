@@ -195,6 +195,14 @@ class JobStore:
                 "SELECT COUNT(*) FROM jobs WHERE owner=? AND status IN ('queued', 'running')", (owner,)
             ).fetchone()[0]
 
+    def others_waiting(self, owner: str) -> bool:
+        """Whether another user has a job queued (a long screen then gives the worker up between two batches)."""
+        with self._lock:
+            return (
+                self._db.execute("SELECT 1 FROM jobs WHERE owner<>? AND status='queued' LIMIT 1", (owner,)).fetchone()
+                is not None
+            )
+
     def update(self, job_id: str, **fields: object) -> None:
         if not fields:
             return

@@ -1,7 +1,13 @@
 """Relaxation with machine-learned potentials (CHGNet by default), batched across structures."""
 
 from backend.relax.potentials import CHGNetPotential, Evaluation, Potential, chgnet
-from backend.relax.relaxer import RelaxProgress, RelaxResult, displacement_rmsd, relax_structures
+from backend.relax.relaxer import (
+    RelaxationStopped,
+    RelaxProgress,
+    RelaxResult,
+    displacement_rmsd,
+    relax_structures,
+)
 from backend.structures import check_structure
 
 __all__ = [
@@ -9,6 +15,7 @@ __all__ = [
     "Evaluation",
     "Potential",
     "RelaxProgress",
+    "RelaxationStopped",
     "RelaxResult",
     "check_structure",
     "chgnet",

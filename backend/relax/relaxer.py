@@ -59,6 +59,10 @@ class RelaxProgress:
 ProgressCallback = Callable[[RelaxProgress], None]
 
 
+class RelaxationStopped(Exception):
+    """``stop`` asked to end a relaxation between two steps (a cancelled job); nothing half-relaxed is returned."""
+
+
 class _Run:
     """One structure's ASE state: atoms, cell filter and optimiser."""
 
@@ -141,10 +145,13 @@ def relax_structures(
     fixed: Sequence[Sequence[int]] | None = None,
     progress: ProgressCallback | None = None,
     keep_symmetry: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> list[RelaxResult]:
     """Relax positions (and the cell) of every structure until max force < ``fmax`` eV/Å or ``steps``.
 
     ``keep_symmetry`` adds ASE's ``FixSymmetry`` (spglib at 0.01 Å): each structure keeps the space group it starts in.
+    ``stop`` is asked before every batched step; when it says so, :class:`RelaxationStopped` is raised, so a cancel
+    takes effect within one step instead of after the whole batch.
     """
     results: dict[int, RelaxResult] = {}
     runs: list[_Run] = []
@@ -160,6 +167,8 @@ def relax_structures(
             active = [run for run in runs if not run.done]
             if not active:
                 break
+            if stop is not None and stop():
+                raise RelaxationStopped
             chunks = [active[i :: potential.lanes] for i in range(min(potential.lanes, len(active)))]
             for future in [lanes.submit(_step, potential, chunk, steps) for chunk in chunks]:
                 future.result()

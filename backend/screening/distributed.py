@@ -7,6 +7,8 @@ resuming and the funnel are the same as for a local run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from backend.screening.screen import Screen
 from backend.screening.stages import generate_batch, relax_batch
 
@@ -23,7 +25,9 @@ def connect(address: str, num_cpus: int | None = None) -> None:
         ray.init(address=address, log_to_driver=False)
 
 
-def run_on_ray(screen: Screen, num_cpus: int | None = None) -> None:
+def run_on_ray(screen: Screen, num_cpus: int | None, stop: Callable[[], bool]) -> bool:
+    """Run the screen's remaining work as Ray tasks; False when ``stop`` ended it (pending tasks are cancelled and
+    their candidates are done again by the next run)."""
     import ray
 
     config = screen.config
@@ -37,14 +41,22 @@ def run_on_ray(screen: Screen, num_cpus: int | None = None) -> None:
         for start in range(0, len(candidates), config.relax_batch):
             pending[relax_task.remote(config, candidates[start : start + config.relax_batch])] = "relax"
 
-    submit_relaxations(screen._unrelaxed())
-    for batch in screen._pending_batches():
+    submit_relaxations(screen.unrelaxed())
+    for batch in screen.pending_batches():
         pending[generate_task.remote(config, batch)] = "generate"
     while pending:
-        (ref,), _ = ray.wait(list(pending), num_returns=1)
+        if stop():
+            for ref in pending:
+                ray.cancel(ref)
+            return False
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+        if not ready:
+            continue
+        ref = ready[0]
         kind = pending.pop(ref)
         result = ray.get(ref)
         if kind == "generate":
-            submit_relaxations(screen._record_generation(*result))
+            submit_relaxations(screen.record_generation(*result))
         else:
-            screen._record_relaxation(result)
+            screen.record_relaxation(result)
+    return True

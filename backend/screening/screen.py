@@ -9,11 +9,14 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 import pandas as pd
 from pymatgen.core import Structure
 
 from backend.metrics import BatchRates
+from backend.relax.relaxer import RelaxationStopped
+from backend.sampling.engine import StepControl
 from backend.screening.config import ScreenConfig, config_dict
 from backend.screening.stages import STAGES, Candidate, StageLog, generate_batch, relax_batch, sanity_filter
 
@@ -31,12 +34,12 @@ class Screen:
         self.timings = {stage: 0.0 for stage in STAGES}
 
     # --- bookkeeping shared by both executors -------------------------------------------------
-    def _pending_batches(self) -> list[int]:
+    def pending_batches(self) -> list[int]:
         generated = self.log.rows("generate")
         counts = generated.groupby("batch").size().to_dict() if len(generated) else {}
         return [b for b, size in enumerate(self.config.batch_sizes()) if counts.get(b, 0) < size]
 
-    def _record_generation(self, rows: list[dict], candidates: list[Candidate]) -> list[Candidate]:
+    def record_generation(self, rows: list[dict], candidates: list[Candidate]) -> list[Candidate]:
         """Write a generated batch and run the (cheap) filter; return the candidates to relax."""
         for candidate in candidates:
             (self.config.out / "generated" / f"{candidate.id}.cif").write_text(candidate.cif)
@@ -52,13 +55,13 @@ class Screen:
         self.timings["filter"] += time.perf_counter() - started
         return passed
 
-    def _record_relaxation(self, results: list[tuple[dict, str | None]]) -> None:
+    def record_relaxation(self, results: list[tuple[dict, str | None]]) -> None:
         for row, cif in results:
             if cif is not None:
                 (self.config.out / "relaxed" / f"{row['id']}.cif").write_text(cif)
         self.log.append("relax", [row for row, _ in results])
 
-    def _unrelaxed(self) -> list[Candidate]:
+    def unrelaxed(self) -> list[Candidate]:
         """Filtered candidates with no relaxation row yet (work an interrupted run left)."""
         passed = self.log.rows("filter")
         passed = passed[passed.passed.astype(str) == "True"]
@@ -71,19 +74,30 @@ class Screen:
         return todo
 
     # --- executors ----------------------------------------------------------------------------
-    def run(self, num_cpus: int | None = None) -> pd.DataFrame:
+    def run(self, num_cpus: int | None = None, stop: Callable[[], bool] | None = None) -> pd.DataFrame | None:
+        """Run what the stage files do not hold yet and write the results; returns the funnel, or None when ``stop``
+        ended the run early (asked between sampler steps and relaxation steps: what was written stays, and the next
+        run continues from there)."""
+        self.write_config()
+        should_stop = stop or (lambda: False)
+        try:
+            if self.config.ray_address:
+                from backend.screening.distributed import run_on_ray
+
+                complete = run_on_ray(self, num_cpus=num_cpus, stop=should_stop)  # num_cpus: a local Ray's size
+            else:
+                complete = self._run_local(should_stop)
+        finally:
+            self._save_timings()
+        return self.write_results() if complete else None
+
+    def write_config(self) -> None:
+        """Create the folder with its ``screen.json``: from then on the screen is listed (a queued one included)."""
         (self.config.out / "generated").mkdir(parents=True, exist_ok=True)
         (self.config.out / "relaxed").mkdir(parents=True, exist_ok=True)
         (self.config.out / "screen.json").write_text(json.dumps(config_dict(self.config), indent=2))
-        if self.config.ray_address:
-            from backend.screening.distributed import run_on_ray
 
-            run_on_ray(self, num_cpus=num_cpus)  # num_cpus: a local Ray instance's size
-        else:
-            self._run_local()
-        return self.write_results()
-
-    def _run_local(self) -> None:
+    def _run_local(self, stop: Callable[[], bool]) -> bool:
         work: queue.Queue[list[Candidate] | None] = queue.Queue()
         errors: list[BaseException] = []
 
@@ -92,25 +106,44 @@ class Screen:
                 while (items := work.get()) is not None:
                     for start in range(0, len(items), self.config.relax_batch):
                         began = time.perf_counter()
-                        self._record_relaxation(
-                            relax_batch(self.config, items[start : start + self.config.relax_batch])
-                        )
+                        group = items[start : start + self.config.relax_batch]
+                        self.record_relaxation(relax_batch(self.config, group, stop=stop))
                         self.timings["relax"] += time.perf_counter() - began
+            except RelaxationStopped:
+                return
             except BaseException as exc:  # surfaced after the join, never swallowed
                 errors.append(exc)
 
+        def on_step(_: object) -> StepControl | None:
+            return StepControl(stop=True) if stop() else None
+
         worker = threading.Thread(target=relax_worker, name="screen-relax", daemon=True)
         worker.start()
-        work.put(self._unrelaxed())
-        for batch in self._pending_batches():
+        work.put(self.unrelaxed())
+        for batch in self.pending_batches():
+            if stop():
+                break
             began = time.perf_counter()
-            rows, candidates = generate_batch(self.config, batch)
+            generated = generate_batch(self.config, batch, callback=on_step)
             self.timings["generate"] += time.perf_counter() - began
-            work.put(self._record_generation(rows, candidates))
+            if generated is None:
+                break
+            work.put(self.record_generation(*generated))
         work.put(None)
         worker.join()
         if errors:
             raise errors[0]
+        return not self.pending_batches() and not self.unrelaxed()
+
+    def _save_timings(self) -> None:
+        """Add this run's seconds per stage to ``timings.json`` (all runs of the folder): the time estimate of the
+        next screen on this machine is read from them."""
+        path = self.config.out / "timings.json"
+        total = json.loads(path.read_text()) if path.is_file() else {}
+        for stage, seconds in self.timings.items():
+            total[stage] = total.get(stage, 0.0) + seconds
+        path.write_text(json.dumps(total, indent=2))
+        self.timings = {stage: 0.0 for stage in STAGES}
 
     # --- results ------------------------------------------------------------------------------
     def funnel(self) -> pd.DataFrame:
@@ -120,13 +153,13 @@ class Screen:
         filtered = self.log.rows("filter")
         ok_generated = int((generated.status == "ok").sum())
         ok_filtered = int((filtered.passed.astype(str) == "True").sum())
-        ok_relaxed, e_hull = self._relaxed_ok()
-        shortlisted = int((e_hull <= self.config.max_e_hull).sum())
+        ok_relaxed, e_hull = self.relaxed_ok()
+        shortlisted = len(self.shortlist())
         stages = [
             ("generate", n, ok_generated),
             ("sanity filter", ok_generated, ok_filtered),
             ("relax (CHGNet)", ok_filtered, len(ok_relaxed)),
-            (f"E_hull <= {self.config.max_e_hull} eV/atom", len(ok_relaxed), shortlisted),
+            (self.shortlist_stage, len(ok_relaxed), shortlisted),
         ]
         table = pd.DataFrame(
             [
@@ -142,14 +175,21 @@ class Screen:
         )
         return table
 
-    def _relaxed_ok(self) -> tuple[pd.DataFrame, pd.Series]:
+    @property
+    def shortlist_stage(self) -> str:
+        best = f", best {self.config.shortlist_size}" if self.config.shortlist_size else ""
+        return f"E_hull <= {self.config.max_e_hull} eV/atom{best}"
+
+    def relaxed_ok(self) -> tuple[pd.DataFrame, pd.Series]:
         relaxed = self.log.rows("relax")
         ok = relaxed[relaxed.error == ""]
         return ok, pd.to_numeric(ok.e_above_hull, errors="coerce")
 
     def shortlist(self) -> pd.DataFrame:
-        ok, e_hull = self._relaxed_ok()
-        return ok[e_hull <= self.config.max_e_hull].sort_values("e_above_hull")
+        """Relaxed candidates under the threshold, most stable first; the best ``shortlist_size`` when one is set."""
+        ok, e_hull = self.relaxed_ok()
+        ranked = ok.assign(e_above_hull=e_hull)[e_hull <= self.config.max_e_hull].sort_values("e_above_hull")
+        return ranked if self.config.shortlist_size is None else ranked.head(self.config.shortlist_size)
 
     def write_results(self) -> pd.DataFrame:
         """funnel.csv, shortlist.csv and metrics.csv beside the stage files; returns the funnel."""
@@ -163,7 +203,7 @@ class Screen:
         """V/S/U/N over all ``n`` candidates asked for; only relaxed ones can be valid or stable."""
         from backend.metrics import batch_rates
 
-        ok_relaxed, e_hull = self._relaxed_ok()
+        ok_relaxed, e_hull = self.relaxed_ok()
         relaxed = {
             cid: Structure.from_file(self.config.out / "relaxed" / f"{cid}.cif")
             for cid in ok_relaxed.id

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import csv
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from pymatgen.core import Structure
 
 from backend.screening.config import ScreenConfig
+
+if TYPE_CHECKING:
+    from backend.sampling import StepCallback
 
 STAGES = ("generate", "filter", "relax")
 STAGE_COLUMNS = {
@@ -76,33 +80,19 @@ class StageLog:
                 writer.writerows({k: row.get(k, "") for k in STAGE_COLUMNS[stage]} for row in rows)
 
 
-def batch_seed(config: ScreenConfig, batch: int) -> int:
-    """Each batch has its own seed, so any batch can be (re)generated alone with the same result."""
-    return config.seed * 1_000_003 + batch
-
-
-def generate_batch(config: ScreenConfig, batch: int) -> tuple[list[dict], list[Candidate]]:
-    """Stage 1 for one batch: stage rows for every candidate and the generated ones as CIF text."""
+def generate_batch(
+    config: ScreenConfig, batch: int, callback: StepCallback | None = None
+) -> tuple[list[dict], list[Candidate]] | None:
+    """Stage 1 for one batch: stage rows for every candidate and the generated ones as CIF text; None when
+    ``callback`` stopped the sampler (a cancelled or yielding screen: the batch is generated again on resume)."""
     from backend.runtime import configure_threads
 
     configure_threads()  # a Ray worker is a fresh process: same threads, same arithmetic, same crystals
-    from backend.sampling import GenerationRequest, generate, load_model, parse_chemical_system, parse_composition
+    from backend.sampling import generate, load_model
 
-    size = config.batch_sizes()[batch]
-    first = batch * config.batch_size
-    given = [parse_composition(text) for text in config.compositions]
-    request = GenerationRequest(
-        n=size,
-        atoms=None if given else config.atoms,
-        compositions=tuple(given[(first + k) % len(given)] for k in range(size)) if given else (),
-        composition_source=config.composition_source,
-        chemical_system=parse_chemical_system(config.chemsys) if config.chemsys else None,
-        steps=config.steps,
-        seed=batch_seed(config, batch),
-        guidance=config.guidance,
-        batch_size=size,
-    )
-    result = generate(load_model(config.model, device=config.device), request)
+    result = generate(load_model(config.model, device=config.device), config.request(batch), callback=callback)
+    if result.cancelled:
+        return None
     rows, candidates = [], []
     for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
         cid = f"b{batch:04d}-{index:03d}"
@@ -142,14 +132,22 @@ def sanity_filter(config: ScreenConfig, candidate: Candidate) -> tuple[bool, str
     return True, ""
 
 
-def relax_batch(config: ScreenConfig, candidates: Sequence[Candidate]) -> list[tuple[dict, str | None]]:
-    """Stage 3 for a group of candidates: relaxation and hull; (stage row, relaxed CIF or None)."""
+def relax_batch(
+    config: ScreenConfig, candidates: Sequence[Candidate], stop: Callable[[], bool] | None = None
+) -> list[tuple[dict, str | None]]:
+    """Stage 3 for a group of candidates: relaxation and hull; (stage row, relaxed CIF or None). ``stop`` ends it
+    between steps with ``RelaxationStopped`` (nothing of the group is recorded; it is relaxed again on resume)."""
     from backend.evaluation import relax_and_assess
     from backend.relax import chgnet
 
     structures = [Structure.from_str(c.cif, fmt="cif") for c in candidates]
     reports = relax_and_assess(
-        [c.id for c in candidates], structures, chgnet(config.device), fmax=config.fmax, steps=config.relax_steps
+        [c.id for c in candidates],
+        structures,
+        chgnet(config.device),
+        fmax=config.fmax,
+        steps=config.relax_steps,
+        stop=stop,
     )
     out = []
     for report in reports:
