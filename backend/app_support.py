@@ -414,6 +414,10 @@ DISPLAY_COLUMNS = {
     "steps": ("steps", 0),
     "rate": ("rate", 3),
     "shortest bond (Å)": ("shortest bond (Å)", 3),
+    "lowest_frequency_thz": ("lowest frequency (THz)", 2),
+    "bulk_modulus_gpa": ("bulk modulus (GPa)", 1),
+    "magnetic_density": ("magnetic density (μB/Å³)", 4),
+    "max_magmom": ("largest moment (μB)", 2),
 }
 
 

@@ -363,6 +363,34 @@ def _prepare_out(path: Path) -> None:
         raise UserError(f"cannot write to {path}: {exc.strerror}") from None
 
 
+def run_verify(args: argparse.Namespace) -> int:
+    from backend.relax import chgnet
+    from backend.verify.run import THRESHOLD_TEXT, verify, write_reports
+
+    _prepare_out(args.out)
+    names, structures = _read_inputs(args.inputs)
+    both = not args.phonons and not args.properties
+
+    def report(done: int, total: int, name: str) -> None:
+        print(f"verified {done}/{total}: {name}", file=sys.stderr)
+
+    reports = verify(
+        names,
+        structures,
+        chgnet(args.device),
+        phonons=both or args.phonons,
+        properties=both or args.properties,
+        progress=report,
+    )
+    frame = write_reports(reports, args.out)
+    for row in frame.itertuples():
+        if row.error:
+            print(f"error: {row.file}: {row.error}", file=sys.stderr)
+    print(frame.drop(columns=["error", "band_gap"]).to_string(index=False))
+    print(f"{THRESHOLD_TEXT}; results: {args.out / 'verify.csv'}")
+    return 0 if any(not r.error for r in reports) else 1
+
+
 RUNS = {
     "generate": run_generate,
     "relax": run_relax,
@@ -370,6 +398,7 @@ RUNS = {
     "screen": run_screen,
     "evaluate": run_evaluate,
     "csp": run_csp,
+    "verify": run_verify,
 }
 
 

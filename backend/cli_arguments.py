@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-symmetry", action="store_true", help="relax within each structure's space group (ASE FixSymmetry)"
     )
 
+    check = commands.add_parser("verify", help="dynamical stability (phonons) and properties with CHGNet")
+    check.add_argument("inputs", nargs="+", type=Path, help="relaxed structure files or folders of them")
+    check.add_argument("--out", type=Path, required=True, help="folder for verify.csv and verify/*.json")
+    check.add_argument("--phonons", action="store_true", help="phonopy finite displacements (default: both checks)")
+    check.add_argument("--properties", action="store_true", help="bulk modulus (EOS), magnetic moments, density")
+    check.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+
     inp = commands.add_parser("inpaint", help="generate guest atoms inside a host framework (CHGGen)")
     inp.add_argument("--host", type=Path, required=True, help="host structure file (CIF, POSCAR, extxyz)")
     inp.add_argument("--remove", action="append", default=[], help="element to remove from the host (repeatable)")

@@ -2,14 +2,17 @@
 
 import uuid
 
+import pandas as pd
 import streamlit as st
 
 from backend.app_support import for_display, job_zip, relaxation, services
-from backend.jobs import JobRefused, spec_of
+from backend.jobs import JobRefused, VerifySpec, spec_of
 from backend.metrics.rates import DEFINITIONS
 from backend.paths import ASSETS
 from backend.stability import HULL_LABEL, StabilityError
 from backend.stability.figures import e_hull_histogram, hull_figure
+from backend.verify.figures import eos_figure, phonon_figure
+from backend.verify.run import THRESHOLD_TEXT, read_reports
 
 st.set_page_config(page_title="Relax & hull - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
 st.title("Relax & hull")
@@ -106,3 +109,56 @@ st.download_button(
     file_name=f"{job.id}_shortlist.zip",
     on_click="ignore",
 )
+
+st.subheader("Verify: phonons and properties")
+st.caption(
+    f"CHGNet again: a tight symmetric relaxation, then phonopy finite displacements ({THRESHOLD_TEXT}) and the bulk "
+    "modulus from an equation of state, magnetic moments and density. A band gap is not predicted here: no offline "
+    "model for it. About a second to a minute per candidate on a laptop CPU (benchmarks/README)."
+)
+relaxed_names = list(view.relaxed.sort_values("e_above_hull").name)
+chosen = st.multiselect(
+    "Candidates to verify", relaxed_names, default=list(shortlist.name[:5]) or relaxed_names[:1], key="verify_names"
+)
+left, right = st.columns(2)
+check_phonons = left.checkbox("Phonons (dynamical stability)", value=True)
+check_properties = right.checkbox("Properties (bulk modulus, magnetic moments)", value=True)
+if st.button("Verify"):
+    try:
+        runner.submit_verification(owner, VerifySpec(job.id, tuple(chosen), check_phonons, check_properties))
+    except JobRefused as exc:
+        st.error(str(exc))
+    else:
+        st.rerun()
+verifications = [j for j in store.jobs(kind="verify", limit=200) if spec_of(j).source == job.id]
+if not verifications:
+    st.stop()
+check = verifications[0]
+
+
+@st.fragment(run_every=1.0)
+def verify_progress() -> None:
+    current = store.get(check.id)
+    if not current.active:
+        st.rerun()
+    st.progress(current.progress, text=f"verification {current.status}: {current.message}")
+    if st.button("Cancel verification"):
+        store.request_cancel(check.id)
+
+
+if check.active:
+    verify_progress()
+    st.stop()
+if check.status != "done":
+    st.warning(f"Verification {check.status}: {check.error or check.message}")
+    st.stop()
+reports = read_reports(store.folder(check.id))
+st.dataframe(for_display(pd.read_csv(store.folder(check.id) / "verify.csv", keep_default_na=False)), hide_index=True)
+shown = st.selectbox("Verified candidate", list(reports))
+report = reports[shown]
+if report.error:
+    st.warning(f"{shown}: {report.error}")
+if report.phonons is not None:
+    st.plotly_chart(phonon_figure(report.phonons, shown), key="phonons")
+if report.properties is not None:
+    st.plotly_chart(eos_figure(report.properties, shown), key="eos")

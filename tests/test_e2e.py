@@ -117,6 +117,13 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     hull.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     hull.wait_for_timeout(1000)
     hull.screenshot(path=shots / "hull.png", full_page=True)
+
+    hull.get_by_role("button", name="Verify", exact=True).click()  # the best relaxed candidate, phonons and EOS
+    hull.get_by_text("Phonon bands").first.wait_for(timeout=240_000)
+    hull.get_by_text("Phonon bands").first.scroll_into_view_if_needed()
+    hull.wait_for_timeout(1000)
+    hull.screenshot(path=shots / "verify.png")
+    no_traceback(hull)
     context.close()
     assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
 

@@ -1,5 +1,6 @@
 """Every page's logic through Streamlit's AppTest: generate -> live view -> viewer -> relax & hull."""
 
+import json
 import time
 from pathlib import Path
 
@@ -125,6 +126,16 @@ def test_relax_and_hull_page(services, generated):
     ]
     assert any("crystals the source job was asked for" in c.value for c in app.caption)
     assert len(app.get("plotly_chart")) >= 1
+
+    {b.label: b for b in app.button}["Verify"].click().run()  # the best candidate by default
+    assert not app.exception and not app.error
+    check = store.jobs(kind="verify")[0]
+    assert wait_done(store, check.id).status == "done", store.get(check.id).error
+    app.run()
+    assert not app.exception
+    figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    names = {trace.get("name") for figure in figures for trace in figure["data"]}
+    assert {"Phonon bands", "DOS", "Birch-Murnaghan fit"} <= names
 
 
 def submit_small_inpainting(app: AppTest, store):

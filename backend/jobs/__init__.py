@@ -1,6 +1,6 @@
 """Jobs: persistence (SQLite + job folders) and the server-side worker that runs them."""
 
-from backend.jobs.kinds import CspSpec, GenerateSpec, InpaintSpec, RelaxSpec, ScreenSpec, spec_of
+from backend.jobs.kinds import CspSpec, GenerateSpec, InpaintSpec, RelaxSpec, ScreenSpec, VerifySpec, spec_of
 from backend.jobs.runner import JobRefused, JobRunner
 from backend.jobs.store import DataDirError, Job, JobStore, latest_frames
 
@@ -15,6 +15,7 @@ __all__ = [
     "InpaintSpec",
     "RelaxSpec",
     "ScreenSpec",
+    "VerifySpec",
     "latest_frames",
     "spec_of",
 ]

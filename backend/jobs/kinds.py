@@ -135,8 +135,28 @@ class ScreenSpec:
         return cls(ScreenConfig.from_dict(params))
 
 
-JobSpec = GenerateSpec | InpaintSpec | RelaxSpec | CspSpec | ScreenSpec
-SPECS: dict[str, type] = {spec.kind: spec for spec in (GenerateSpec, InpaintSpec, RelaxSpec, CspSpec, ScreenSpec)}
+@dataclass(frozen=True)
+class VerifySpec:
+    """Phonons and properties (``backend.verify``) of some relaxed candidates of a finished relaxation job."""
+
+    source: str  # the relaxation job
+    names: tuple[str, ...]  # candidates, as in its results.csv
+    phonons: bool = True
+    properties: bool = True
+    kind = "verify"
+
+    def to_params(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict) -> VerifySpec:
+        return cls(params["source"], tuple(params["names"]), bool(params["phonons"]), bool(params["properties"]))
+
+
+JobSpec = GenerateSpec | InpaintSpec | RelaxSpec | CspSpec | ScreenSpec | VerifySpec
+SPECS: dict[str, type] = {
+    spec.kind: spec for spec in (GenerateSpec, InpaintSpec, RelaxSpec, CspSpec, ScreenSpec, VerifySpec)
+}
 
 
 def spec_of(job: Job) -> JobSpec:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.inpainting import Framework, InpaintRequest, plan_inpainting
-from backend.jobs.kinds import CspSpec, GenerateSpec, InpaintSpec, JobSpec, RelaxSpec, ScreenSpec, spec_of
+from backend.jobs.kinds import CspSpec, GenerateSpec, InpaintSpec, JobSpec, RelaxSpec, ScreenSpec, VerifySpec, spec_of
 from backend.jobs.store import Job, JobStore
 from backend.sampling import GenerationRequest, StepCallback, StepControl, StepState
 from backend.sampling.trajectory import frames_from_state
@@ -161,6 +161,7 @@ class JobRunner:
                 "relax": self._relax,
                 "csp": self._csp,
                 "screen": self._screen,
+                "verify": self._verify,
             }[spec.kind]
             outcome = run(job, spec)
             if outcome == "queued":  # gave the worker up to other users; claimed again after them
@@ -306,6 +307,49 @@ class JobRunner:
                 return "queued"
         shortlisted = int(funnel.survivors.iloc[-1]) if funnel is not None else 0
         self.store.update(job.id, message=f"{spec.config.n} candidates screened; {shortlisted} on the shortlist")
+        return "done"
+
+    def submit_verification(self, owner: str, spec: VerifySpec) -> str:
+        """Verify candidates of a finished relaxation job; at least one check and one candidate."""
+        source = self.store.get(spec.source)
+        if source is None or source.kind != "relax" or source.status != "done":
+            raise JobRefused("verification needs a finished relaxation job")
+        if not spec.names:
+            raise JobRefused("choose at least one relaxed candidate to verify")
+        if not spec.phonons and not spec.properties:
+            raise JobRefused("choose phonons, properties or both")
+        return self._admit(owner, spec)
+
+    def _verify(self, job: Job, spec: VerifySpec) -> str:
+        from backend.relax import chgnet
+        from backend.structures import StructureFileError, read_structure
+        from backend.verify.run import VerifyReport, verify, write_reports
+
+        folder = self.store.folder(spec.source)
+        names, structures, unreadable = [], [], []
+        for name in spec.names:
+            try:
+                structures.append(read_structure(folder / f"{name}_relaxed.cif"))
+                names.append(name)
+            except StructureFileError:
+                unreadable.append(VerifyReport(name, "", None, None, "its relaxation failed: nothing to verify"))
+
+        def on_progress(done: int, total: int, name: str) -> None:
+            self.store.update(job.id, progress=done / total, message=f"verified {done}/{total} ({name})")
+
+        def stop() -> bool:
+            return self.store.cancel_requested(job.id)
+
+        try:
+            reports = verify(names, structures, chgnet(self.device), spec.phonons, spec.properties, on_progress, stop)
+        except InterruptedError:
+            return "cancelled"
+        if stop():
+            return "cancelled"
+        reports = unreadable + reports
+        write_reports(reports, self.store.folder(job.id))
+        ok = sum(r.error is None for r in reports)
+        self.store.update(job.id, message=f"{ok} of {len(reports)} candidates verified")
         return "done"
 
     def submit_inpainting(self, owner: str, model: str, framework: Framework, request: InpaintRequest) -> str:

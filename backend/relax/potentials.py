@@ -135,6 +135,11 @@ class CHGNetPotential:
             for p, s in zip(predictions, structures)
         ]
 
+    def magnetic_moments(self, structure: Structure) -> np.ndarray:
+        """CHGNet's predicted magnetic moment of each site (μB; magnitudes, the sign is not predicted)."""
+        prediction = self.model.predict_graph(self._graph(structure).to(self.device), task="em")
+        return np.asarray(prediction["m"], dtype=float).reshape(-1)
+
 
 def default_lanes(device: str) -> int:
     """Concurrent batches worth running on ``device``: on CPU, one per core that torch's own threads leave idle.
