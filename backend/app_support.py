@@ -34,6 +34,7 @@ from backend.structures import (
     read_structure,
     safe_name,
 )
+from backend.verify.run import VerifyReport
 from backend.views import frames_figure
 
 _services_lock = threading.Lock()
@@ -196,6 +197,17 @@ def relaxation(store: JobStore, job_id: str) -> Relaxation:
     requested, e_hull = requested_outcomes(results, dict(zip(relaxed.name, structures)), summary)
     _, rates = batch_rates(requested, e_hull)
     return Relaxation(results, relaxed, structures, rates, statistics_table(list(structures), label="relaxed"))
+
+
+def verification_of(store: JobStore, job_id: str, name: str) -> VerifyReport | None:
+    """The newest finished verification of structure ``name`` (``NAME_relaxed``) of relaxation job ``job_id``."""
+    from backend.verify.run import read_reports
+
+    candidate = name.removesuffix("_relaxed")
+    for check in store.jobs(kind="verify"):
+        if check.status == "done" and check.params["source"] == job_id and candidate in check.params["names"]:
+            return read_reports(store.folder(check.id)).get(candidate)
+    return None
 
 
 def job_zip(store: JobStore, job_id: str, names: list[str] | None = None) -> bytes:

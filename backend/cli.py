@@ -188,6 +188,8 @@ def run_screen(args: argparse.Namespace) -> int:
         "composition_source": args.composition_source,
         "space_group": parse_space_group(args.space_group) if args.space_group else None,
         "shortlist_size": args.shortlist_size,
+        "phonons": True if args.phonons else None,
+        "bulk_modulus_min": args.bulk_modulus_min,
     }
     try:
         if args.config:

@@ -189,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--min-distance", type=float, default=None, help="sanity filter, Å")
     screen.add_argument("--no-charge-neutrality", action="store_true", help="keep SMACT-invalid compositions")
     screen.add_argument("--max-e-hull", type=float, default=None, help="shortlist threshold, eV/atom")
+    screen.add_argument("--phonons", action="store_true", help="keep only dynamically stable candidates (phonopy)")
+    screen.add_argument("--bulk-modulus-min", type=float, default=None, help="bulk modulus filter, GPa (EOS)")
     screen.add_argument("--shortlist-size", type=_positive_int, default=None, help="keep the best N under it")
     screen.add_argument("--space-group", default=None, help="impose a space group (number or symbol)")
     screen.add_argument(

@@ -2,6 +2,7 @@
 
 import uuid
 
+import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -14,12 +15,15 @@ from backend.app_support import (
     services,
     structure_downloads,
     structure_facts,
+    verification_of,
 )
 from backend.jobs import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import GenerationRequest, InvalidRequest, ModelUnavailable
 from backend.screening.folders import screen_folders, screen_view
 from backend.structures import StructureFileError
+from backend.verify.figures import eos_figure, phonon_figure
+from backend.verify.run import THRESHOLD_TEXT
 from backend.views import structure_html
 
 st.set_page_config(page_title="Structure viewer - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
@@ -108,6 +112,16 @@ with right:
         )
 st.subheader("Coordination (CrystalNN)")
 st.dataframe(for_display(facts.coordination), hide_index=True)
+
+report = verification_of(store, job_id, name) if job_id else None
+if report is not None:
+    st.subheader("Verification (Relax & hull: Verify)")
+    st.caption(THRESHOLD_TEXT)
+    st.dataframe(for_display(pd.DataFrame([report.row()])), hide_index=True)
+    if report.phonons is not None:
+        st.plotly_chart(phonon_figure(report.phonons, name), key="phonons")
+    if report.properties is not None:
+        st.plotly_chart(eos_figure(report.properties, name), key="eos")
 
 with st.expander("Variations of this crystal"):
     st.caption(

@@ -68,6 +68,11 @@ with st.expander("New screen", expanded=not screen_folders()):
     shortlist_size = right.number_input("Shortlist size (0: all under the threshold)", value=20, step=1)
     fmax = left.number_input("Relaxation force tolerance fmax (eV/Å)", value=default.fmax, step=0.01)
     relax_steps = right.number_input("Relaxation steps at most", value=default.relax_steps, step=50)
+    phonons = left.checkbox(
+        "Phonons: keep dynamically stable candidates only",
+        help="phonopy finite displacements with CHGNet for every candidate under the E_above_hull threshold",
+    )
+    bulk_min = right.number_input("Bulk modulus at least (GPa, 0: no filter)", value=0.0, step=10.0)
     try:
         config = ScreenConfig(
             out=new_screen_folder(name),
@@ -86,6 +91,8 @@ with st.expander("New screen", expanded=not screen_folders()):
             shortlist_size=int(shortlist_size) or None,
             fmax=float(fmax),
             relax_steps=int(relax_steps),
+            phonons=phonons,
+            bulk_modulus_min=float(bulk_min) or None,
         )
         problem = None
     except InvalidRequest as exc:
@@ -99,7 +106,10 @@ with st.expander("New screen", expanded=not screen_folders()):
             st.rerun()
     elif config is not None and config.n > 0 and config.steps > 0 and config.relax_steps > 0:
         guess = estimate(config, rates)
-        (st.warning if guess.too_long else st.caption)("Estimate: " + guess.text())
+        extra = (
+            " Verification (phonons, bulk modulus) comes on top: seconds to a minute per candidate." * config.verifies
+        )
+        (st.warning if guess.too_long else st.caption)("Estimate: " + guess.text() + extra)
     if st.button("Start screen", type="primary"):
         try:
             if problem:

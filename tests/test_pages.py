@@ -108,6 +108,8 @@ def test_viewer_shows_facts_and_downloads(services, generated):
 
 
 def test_relax_and_hull_page(services, generated):
+    from backend.jobs import spec_of
+
     store, _ = services
     app = page("4_Relax_and_hull.py")
     assert not app.exception
@@ -136,6 +138,11 @@ def test_relax_and_hull_page(services, generated):
     figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
     names = {trace.get("name") for figure in figures for trace in figure["data"]}
     assert {"Phonon bands", "DOS", "Birch-Murnaghan fit"} <= names
+    verified = spec_of(store.get(check.id)).names[0]
+    viewer = page("3_Structure_viewer.py", job=relax.id, structure=f"{verified}_relaxed")
+    assert not viewer.exception
+    figures = [json.loads(chart.proto.spec) for chart in viewer.get("plotly_chart")]
+    assert "Phonon bands" in {trace.get("name") for figure in figures for trace in figure["data"]}
 
 
 def submit_small_inpainting(app: AppTest, store):

@@ -140,3 +140,33 @@ def test_the_cli_refuses_a_bad_screen_in_one_line(tmp_path, capsys):
         "error: E_above_hull threshold must be between 0 and 1.0 eV/atom",
     ]
     assert not (tmp_path / "s").exists()
+
+
+def test_verification_stages_enter_the_funnel_and_the_shortlist(tmp_path):
+    """phonons = true and bulk_modulus_min as stages: every candidate under the threshold is checked once, the
+    funnel counts who passes each, and the shortlist holds only those."""
+    config = ScreenConfig(
+        out=tmp_path / "verified",
+        n=4,
+        atoms=2,
+        chemsys="Na-Cl",
+        steps=30,
+        batch_size=4,
+        relax_steps=100,
+        max_e_hull=1.0,
+        phonons=True,
+        bulk_modulus_min=10.0,
+    )
+    funnel = Screen(config).run()
+    stages = list(funnel.stage)
+    assert stages[-2:] == ["dynamically stable (phonons)", "bulk modulus >= 10 GPa"]
+    for before, after in zip(funnel.survivors, funnel.input[1:]):
+        assert before == after
+    under = funnel.survivors[stages.index("E_hull <= 1.0 eV/atom")]
+    assert under >= 1, "no candidate reached the verification stage"
+    checks = pd.read_csv(config.out / "stages" / "verify.csv", keep_default_na=False, dtype={"id": str})
+    assert len(checks) == under and checks.id.is_unique
+    shortlist = pd.read_csv(config.out / "shortlist.csv", dtype={"id": str})
+    passing = checks[(checks.dynamically_stable.astype(str) == "True") & (checks.bulk_modulus_gpa >= 10)]
+    assert set(shortlist.id) == set(passing.id) and len(shortlist) == funnel.survivors.iloc[-1]
+    assert Screen(config).complete

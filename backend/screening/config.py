@@ -40,11 +40,18 @@ class ScreenConfig:
     require_charge_neutral: bool = True
     max_e_hull: float = 0.1
     shortlist_size: int | None = None  # the best this many under max_e_hull; None: all of them
+    phonons: bool = False  # stage 4: phonons of the candidates under max_e_hull; the shortlist keeps stable ones
+    bulk_modulus_min: float | None = None  # stage 4: bulk modulus (EOS) filter, GPa
     fmax: float = 0.05
     relax_steps: int = 300
     relax_batch: int = 8
     device: str | None = None
     ray_address: str | None = None
+
+    @property
+    def verifies(self) -> bool:
+        """Whether the screen has the verification stage (phonons or a property filter)."""
+        return self.phonons or self.bulk_modulus_min is not None
 
     @property
     def batches(self) -> int:
@@ -85,6 +92,8 @@ class ScreenConfig:
             raise InvalidRequest(f"E_above_hull threshold must be between 0 and {MAX_E_HULL} eV/atom")
         if self.shortlist_size is not None and self.shortlist_size < 1:
             raise InvalidRequest(f"shortlist size must be at least 1 (got {self.shortlist_size})")
+        if self.bulk_modulus_min is not None and not 0 <= self.bulk_modulus_min <= 1000:
+            raise InvalidRequest(f"bulk modulus filter must be between 0 and 1000 GPa (got {self.bulk_modulus_min})")
         if not 0 < self.fmax <= 1:
             raise InvalidRequest(f"force tolerance fmax must be in (0, 1] eV/Å (got {self.fmax})")
         if self.relax_steps < 1 or self.relax_batch < 1:

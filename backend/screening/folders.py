@@ -88,7 +88,7 @@ def screen_view(folder: Path, **thresholds: object) -> ScreenView:
         pd.read_csv(metrics_path) if metrics_path.is_file() else None,
         structures,
         candidates,
-        not screen.pending_batches() and not screen.unrelaxed(),
+        screen.complete,
     )
 
 

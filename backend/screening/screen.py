@@ -18,7 +18,15 @@ from backend.metrics import BatchRates
 from backend.relax.relaxer import RelaxationStopped
 from backend.sampling.engine import StepControl
 from backend.screening.config import ScreenConfig, config_dict
-from backend.screening.stages import STAGES, Candidate, StageLog, generate_batch, relax_batch, sanity_filter
+from backend.screening.stages import (
+    STAGES,
+    Candidate,
+    StageLog,
+    generate_batch,
+    relax_batch,
+    sanity_filter,
+    verify_candidate,
+)
 
 
 class Screen:
@@ -84,7 +92,9 @@ class Screen:
             if self.config.ray_address:
                 from backend.screening.distributed import run_on_ray
 
-                complete = run_on_ray(self, num_cpus=num_cpus, stop=should_stop)  # num_cpus: a local Ray's size
+                run_on_ray(self, num_cpus=num_cpus, stop=should_stop)  # num_cpus: a local Ray's size
+                self.verify_pending(should_stop)
+                complete = self.complete
             else:
                 complete = self._run_local(should_stop)
         finally:
@@ -133,7 +143,13 @@ class Screen:
         worker.join()
         if errors:
             raise errors[0]
-        return not self.pending_batches() and not self.unrelaxed()
+        self.verify_pending(stop)
+        return self.complete
+
+    @property
+    def complete(self) -> bool:
+        """Nothing left to generate, relax or verify."""
+        return not self.pending_batches() and not self.unrelaxed() and not self.unverified()
 
     def _save_timings(self) -> None:
         """Add this run's seconds per stage to ``timings.json`` (all runs of the folder): the time estimate of the
@@ -153,14 +169,26 @@ class Screen:
         filtered = self.log.rows("filter")
         ok_generated = int((generated.status == "ok").sum())
         ok_filtered = int((filtered.passed.astype(str) == "True").sum())
-        ok_relaxed, e_hull = self.relaxed_ok()
-        shortlisted = len(self.shortlist())
+        ok_relaxed, _ = self.relaxed_ok()
+        stable_enough = self.under_threshold()
         stages = [
             ("generate", n, ok_generated),
             ("sanity filter", ok_generated, ok_filtered),
             ("relax (CHGNet)", ok_filtered, len(ok_relaxed)),
-            (self.shortlist_stage, len(ok_relaxed), shortlisted),
+            (f"E_hull <= {self.config.max_e_hull} eV/atom", len(ok_relaxed), len(stable_enough)),
         ]
+        survivors = stable_enough
+        checks = self.log.rows("verify").set_index("id")
+        if self.config.phonons:
+            passed = survivors[[_stable(checks, cid) for cid in survivors.id]]
+            stages.append(("dynamically stable (phonons)", len(survivors), len(passed)))
+            survivors = passed
+        if self.config.bulk_modulus_min is not None:
+            passed = survivors[[_stiff(checks, cid, self.config.bulk_modulus_min) for cid in survivors.id]]
+            stages.append((f"bulk modulus >= {self.config.bulk_modulus_min:g} GPa", len(survivors), len(passed)))
+            survivors = passed
+        if self.config.shortlist_size is not None:
+            stages.append((f"shortlist (best {self.config.shortlist_size})", len(survivors), len(self.shortlist())))
         table = pd.DataFrame(
             [
                 {
@@ -175,21 +203,46 @@ class Screen:
         )
         return table
 
-    @property
-    def shortlist_stage(self) -> str:
-        best = f", best {self.config.shortlist_size}" if self.config.shortlist_size else ""
-        return f"E_hull <= {self.config.max_e_hull} eV/atom{best}"
-
     def relaxed_ok(self) -> tuple[pd.DataFrame, pd.Series]:
         relaxed = self.log.rows("relax")
         ok = relaxed[relaxed.error == ""]
         return ok, pd.to_numeric(ok.e_above_hull, errors="coerce")
 
-    def shortlist(self) -> pd.DataFrame:
-        """Relaxed candidates under the threshold, most stable first; the best ``shortlist_size`` when one is set."""
+    def under_threshold(self) -> pd.DataFrame:
+        """Relaxed candidates with E_above_hull at most ``max_e_hull``, most stable first."""
         ok, e_hull = self.relaxed_ok()
-        ranked = ok.assign(e_above_hull=e_hull)[e_hull <= self.config.max_e_hull].sort_values("e_above_hull")
+        return ok.assign(e_above_hull=e_hull)[e_hull <= self.config.max_e_hull].sort_values("e_above_hull")
+
+    def unverified(self) -> list[str]:
+        """Candidates under the threshold that the configured verification stages have not checked yet."""
+        if not self.config.verifies:
+            return []
+        done = self.log.done_ids("verify")
+        return [cid for cid in self.under_threshold().id if cid not in done]
+
+    def shortlist(self) -> pd.DataFrame:
+        """Candidates under the threshold that pass the verification stages, most stable first; the best
+        ``shortlist_size`` when one is set."""
+        ranked = self.under_threshold()
+        checks = self.log.rows("verify").set_index("id")
+        if self.config.phonons:
+            ranked = ranked[[_stable(checks, cid) for cid in ranked.id]]
+        if self.config.bulk_modulus_min is not None:
+            ranked = ranked[[_stiff(checks, cid, self.config.bulk_modulus_min) for cid in ranked.id]]
         return ranked if self.config.shortlist_size is None else ranked.head(self.config.shortlist_size)
+
+    def verify_pending(self, stop: Callable[[], bool]) -> None:
+        """Stage 4, after relaxation: phonons and/or properties of each candidate under the threshold, one at a
+        time (the few that get here; a candidate takes seconds to a minute on a CPU)."""
+        for cid in self.unverified():
+            if stop():
+                return
+            began = time.perf_counter()
+            rows = verify_candidate(self.config, cid, (self.config.out / "relaxed" / f"{cid}.cif").read_text(), stop)
+            if rows is None:
+                return
+            self.log.append("verify", rows)
+            self.timings["verify"] += time.perf_counter() - began
 
     def write_results(self) -> pd.DataFrame:
         """funnel.csv, shortlist.csv and metrics.csv beside the stage files; returns the funnel."""
@@ -213,3 +266,14 @@ class Screen:
         structures = list(relaxed.values()) + [None] * (self.config.n - len(relaxed))
         values = [energies[cid] for cid in relaxed] + [math.nan] * (self.config.n - len(relaxed))
         return batch_rates(structures, values)[1]
+
+
+def _stable(checks: pd.DataFrame, cid: str) -> bool:
+    return cid in checks.index and checks.at[cid, "error"] == "" and str(checks.at[cid, "dynamically_stable"]) == "True"
+
+
+def _stiff(checks: pd.DataFrame, cid: str, minimum: float) -> bool:
+    if cid not in checks.index or checks.at[cid, "error"] != "":
+        return False
+    modulus = pd.to_numeric(checks.at[cid, "bulk_modulus_gpa"], errors="coerce")
+    return bool(modulus >= minimum)

@@ -20,7 +20,7 @@ from backend.screening.config import ScreenConfig
 if TYPE_CHECKING:
     from backend.sampling import StepCallback
 
-STAGES = ("generate", "filter", "relax")
+STAGES = ("generate", "filter", "relax", "verify")
 STAGE_COLUMNS = {
     "generate": ["id", "batch", "formula", "n_atoms", "status", "reason"],
     "filter": ["id", "passed", "reason"],
@@ -36,6 +36,7 @@ STAGE_COLUMNS = {
         "steps",
         "error",
     ],
+    "verify": ["id", "dynamically_stable", "lowest_frequency_thz", "lowest_at", "bulk_modulus_gpa", "error"],
 }
 
 
@@ -155,3 +156,29 @@ def relax_batch(
         relaxed = report.relax.structure.to(fmt="cif") if report.relax.structure is not None else None
         out.append((row, relaxed if report.error is None else None))
     return out
+
+
+def verify_candidate(
+    config: ScreenConfig, cid: str, cif: str, stop: Callable[[], bool] | None = None
+) -> list[dict] | None:
+    """Stage 4 for one relaxed candidate: the verification stages the config asks for (phonons, the properties a
+    property filter needs); its stage row, or None when ``stop`` interrupted it."""
+    from backend.relax import chgnet
+    from backend.verify.run import verify
+
+    structure = Structure.from_str(cif, fmt="cif")
+    try:
+        reports = verify(
+            [cid],
+            [structure],
+            chgnet(config.device),
+            phonons=config.phonons,
+            properties=config.bulk_modulus_min is not None,
+            stop=stop,
+        )
+    except InterruptedError:
+        return None
+    if not reports:
+        return None
+    row = reports[0].row()
+    return [{"id": cid, **{k: row.get(k, "") for k in STAGE_COLUMNS["verify"] if k != "id"}}]
