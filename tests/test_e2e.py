@@ -367,6 +367,9 @@ def test_a_screen_started_from_the_screening_page_fills_its_funnel_live(server, 
     screen offers its download."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/Screening")
+    # deep links only in this module: the sidebar is still the app's navigation, not the pages folder's file names
+    page.get_by_role("link", name="Relax & hull").first.wait_for(timeout=60_000)
+    assert not page.get_by_role("link", name="app", exact=True).count()
     page.get_by_label("Screen name", exact=True).wait_for(state="attached", timeout=60_000)
     expander = page.locator("details", has_text="New screen").first
     if expander.get_attribute("open") is None:

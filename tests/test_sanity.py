@@ -35,3 +35,16 @@ def test_the_screening_filter_and_relax_results_carry_the_verdict(tmp_path):
     rock_salt = Structure.from_file(ASSETS / "data" / "hosts" / "NaCl_mp-22862.cif")
     row = relax_and_assess(["nacl"], [rock_salt], chgnet(), steps=5)[0].row()
     assert row["sanity_before"].startswith("ok: closest Cl-Na 2.8")
+
+
+def test_the_verdict_is_counted_in_the_rates():
+    """The rates carry "Sane" over every crystal asked for: a squeezed Li-O passes V (0.5 Å) but not sanity."""
+    from backend.metrics import batch_rates
+
+    squeezed = Structure(Lattice.cubic(6), ["Li", "O"], [[0, 0, 0], [1.05 / 6, 0, 0]])
+    rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.2), ["Li", "O"], [[0, 0, 0], [0.5] * 3])
+    table, rates = batch_rates([squeezed, rock_salt, None])
+    assert list(table.sane) == [False, True, False]
+    sane = rates["Sane (covalent radii)"]
+    assert (sane.numerator, sane.denominator) == (1, 3)
+    assert rates["V (structural)"].numerator == 2

@@ -168,3 +168,17 @@ def test_a_failed_upload_hides_the_last_structure_in_the_crystal_toolkit_view():
     assert structure is not None and style == {} and line == "nacl.cif: Na1 Cl1"
     structure, line, style = view_state(None, upload(data / "bad" / "nan_coordinate.cif"), "nan_coordinate.cif")
     assert structure is None and style == HIDDEN and "is not a number" in line
+
+
+def test_streamlit_routes_deep_links_through_the_apps_navigation():
+    """The flag Streamlit's old multipage mode hangs on exists in the installed version and is cleared."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from backend.thirdparty import streamlit as patch
+
+    before = PagesManager.uses_pages_directory
+    try:
+        assert patch.install()
+        assert PagesManager.uses_pages_directory is False
+    finally:
+        PagesManager.uses_pages_directory = before

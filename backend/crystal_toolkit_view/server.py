@@ -15,5 +15,10 @@ from starlette.routing import Mount  # noqa: E402
 
 from backend.crystal_toolkit_view.view import PREFIX, build_app  # noqa: E402
 from backend.paths import ROOT  # noqa: E402
+from backend.thirdparty import streamlit as streamlit_patch  # noqa: E402
+from backend.thirdparty.patches import log_patch  # noqa: E402
+
+if streamlit_patch.install():
+    log_patch("streamlit", streamlit_patch.WRITTEN_FOR, "navigation from app.py for deep links")
 
 app = st.App(str(ROOT / "app.py"), routes=[Mount(PREFIX.rstrip("/"), WSGIMiddleware(build_app().server))])

@@ -30,6 +30,11 @@ def _checked(distribution: str, written_for: str, what: list[str]) -> list[str]:
     return [f"{distribution} {found} (patch written for {written_for}): {item}" for item in what]
 
 
+def log_patch(distribution: str, written_for: str, what: str) -> None:
+    """Log a patch applied outside :func:`install` (the server's own, before its first session)."""
+    log.info("third-party patch: %s", _checked(distribution, written_for, [what])[0])
+
+
 def install() -> list[str]:
     """Apply every patch once per process; return (and log once) one description per active patch.
 
