@@ -22,7 +22,7 @@ from pymatgen.core import Lattice, Structure  # noqa: E402
 
 from backend.paths import ASSETS  # noqa: E402
 from backend.relax import chgnet, relax_structures  # noqa: E402
-from backend.verify.run import verify  # noqa: E402
+from backend.verify.run import verify, write_reports  # noqa: E402
 
 # Experimental bulk moduli (GPa, room temperature; Kittel / CRC values as usually quoted), with MP's (GGA, elastic
 # tensor, Voigt-Reuss-Hill) where MP lists one; LiFePO4: measured by X-ray under pressure (Maxisch & Ceder report 93).
@@ -52,6 +52,7 @@ def run_verify(path: Path, names: list[str], structures: list[Structure], phonon
             continue
         started = time.perf_counter()
         (report,) = verify([name], [structure], potential, phonons=phonons, properties=properties)
+        write_reports([report], path.parent / path.stem)  # bands, DOS and EOS kept: a rule change needs no rerun
         append(path, [{**report.row(), "atoms": len(structure), "seconds": round(time.perf_counter() - started, 1)}])
         print(f"{path.stem}: {name} {report.row()['dynamically_stable']} {report.error or ''}", flush=True)
 

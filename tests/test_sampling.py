@@ -78,18 +78,33 @@ def test_batches_cover_request_and_atom_counts_are_drawn(default_model):
     assert all(1 <= n <= 20 for n in sizes)
 
 
-def test_exploding_lattice_fails_alone(default_model):
-    def blow_up_first_crystal(state):
-        if state.step == 2:
+def blow_up_first_crystal(from_step: int, until_step: int):  # noqa: ANN201 - a StepCallback
+    def callback(state):
+        if from_step <= state.step <= until_step:
             cell = state.batch["cell"].clone()
             cell[0] = cell[0] * 1e4
             return StepControl(replace={"cell": cell})
         return None
 
-    result = generate(default_model, GenerationRequest(n=3, atoms=6, steps=10, seed=4), callback=blow_up_first_crystal)
+    return callback
+
+
+def test_a_cell_that_keeps_exploding_fails_alone_after_its_retries(default_model):
+    from backend.sampling.engine import MAX_STEP_RETRIES
+
+    request = GenerationRequest(n=3, atoms=6, steps=10, seed=4)
+    result = generate(default_model, request, callback=blow_up_first_crystal(2, 10))
     assert result.structures[0] is None
-    assert "lattice diverged at step 3" in result.failures[0]
-    assert all(f is None or "step 3" not in f for f in result.failures[1:])
+    assert f"lattice diverged at step {3 + MAX_STEP_RETRIES}" in result.failures[0]
+    assert result.retried_steps == MAX_STEP_RETRIES
+    assert all(f is None or "diverged" not in f for f in result.failures[1:])
+
+
+def test_one_exploding_step_is_taken_again_and_the_crystal_survives(default_model):
+    request = GenerationRequest(n=3, atoms=6, steps=10, seed=4)
+    result = generate(default_model, request, callback=blow_up_first_crystal(2, 2))
+    assert result.failures[0] is None or "diverged" not in result.failures[0]
+    assert result.retried_steps == 1
 
 
 @pytest.mark.parametrize(

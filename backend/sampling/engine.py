@@ -31,6 +31,11 @@ from backend.thirdparty.mattergen import MattergenSampler
 
 MASK_TOKEN_OFFSET = 100  # D3PM's absorbing "mask" class sits after the 100 element classes
 VOLUME_PER_ATOM_BOUNDS = (0.01, 500.0)  # Å^3; outside, GemNet's radius graph degenerates
+# A crystal whose cell leaves those bounds within one step goes back to the state it had at the start of the step
+# and takes the step again with fresh noise, at most this many times before it is reported as failed. The
+# divergences are single-step events of the predictor-corrector's noise (README, "Lattice failures"), not a
+# property of the crystal; the retries are counted in each result.
+MAX_STEP_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class DenoiseOutcome:
     failures: tuple[str | None, ...]
     cancelled: bool
     steps_run: int
+    retried_steps: int = 0  # steps taken again after a diverging cell (see MAX_STEP_RETRIES)
 
 
 def denoise(
@@ -123,8 +129,9 @@ def denoise(
     ``sampler`` wraps a mattergen ``PredictorCorrector`` (its score function, predictors and correctors
     are used, its loop is not). ``dt`` is the (negative) predictor step; a schedule that goes back up in
     time, as RePaint's does, is followed as given and the callback re-noises the state for it.
-    Crystals whose lattice diverges are frozen to a harmless cube and reported as failed, so one
-    exploding cell never takes the rest of the batch down.
+    A crystal whose lattice diverges within a step takes that step again from where it started (at most
+    ``MAX_STEP_RETRIES`` times); one that keeps diverging is frozen to a harmless cube and reported as failed, so
+    one exploding cell never takes the rest of the batch down.
     """
     corruption = sampler.corruption
     device = batch["cell"].device
@@ -133,12 +140,17 @@ def denoise(
     failures: list[str | None] = [None] * n_crystals
     mean_batch = batch.clone()
     dt_tensor = torch.tensor(dt, device=device)
+    retries = torch.zeros(n_crystals, dtype=torch.long, device=device)
+    start = batch
     for i, t_value in enumerate(timesteps):
         t = torch.full((n_crystals,), float(t_value), device=device)
+        batch, mean_batch = _retry(batch, mean_batch, start, retries, failed)
+        start = batch = _guard(batch, failed, failures, step=i)
         for _ in range(sampler.corrector_steps):
-            update = sampler.correct(_guard(batch, failed, failures, step=i), mean_batch, t, dt_tensor)
-            batch, mean_batch = update.batch, update.mean_batch
-        update = sampler.predict(_guard(batch, failed, failures, step=i), mean_batch, t, dt_tensor)
+            update = sampler.correct(batch, mean_batch, t, dt_tensor)
+            batch, mean_batch = _retry(update.batch, update.mean_batch, start, retries, failed)
+            batch = _guard(batch, failed, failures, step=i)
+        update = sampler.predict(batch, mean_batch, t, dt_tensor)
         batch, mean_batch = update.batch, update.mean_batch
         if callback is None:
             continue
@@ -160,9 +172,9 @@ def denoise(
                 batch = batch.replace(**control.replace)
                 mean_batch = mean_batch.replace(**control.replace)
             if control.stop:
-                return DenoiseOutcome(batch, mean_batch, tuple(failures), True, i + 1)
+                return DenoiseOutcome(batch, mean_batch, tuple(failures), True, i + 1, int(retries.sum()))
     batch = _guard(batch, failed, failures, step=len(timesteps))
-    return DenoiseOutcome(batch, mean_batch, tuple(failures), False, len(timesteps))
+    return DenoiseOutcome(batch, mean_batch, tuple(failures), False, len(timesteps), int(retries.sum()))
 
 
 def _pos_sigma(corruption: object, batch: object, t: torch.Tensor) -> torch.Tensor:
@@ -175,18 +187,42 @@ def _pos_sigma(corruption: object, batch: object, t: torch.Tensor) -> torch.Tens
     return std[first_atom, 0]
 
 
+def _diverged(batch: object) -> torch.Tensor:
+    """Per crystal: a non-finite cell or position, or a volume per atom outside ``VOLUME_PER_ATOM_BOUNDS``."""
+    cell, pos, num_atoms = batch["cell"], batch["pos"], batch["num_atoms"]
+    per_atom = torch.linalg.det(cell).abs() / num_atoms
+    crystal_of_atom = batch.get_batch_idx("pos")
+    atom_bad = ~torch.isfinite(pos).all(dim=1)
+    pos_bad = torch.zeros(len(num_atoms), dtype=torch.bool, device=cell.device).index_put(
+        (crystal_of_atom,), atom_bad, accumulate=True
+    )
+    low, high = VOLUME_PER_ATOM_BOUNDS
+    return ~torch.isfinite(cell).flatten(1).all(dim=1) | pos_bad | ~(per_atom >= low) | ~(per_atom <= high)
+
+
+def _retry(
+    batch: object, mean_batch: object, start: object, retries: torch.Tensor, failed: torch.Tensor
+) -> tuple[object, object]:
+    """Put crystals whose cell diverged back to ``start`` (the state at the start of the step) while they have
+    retries left; the step's fresh noise then gives them another draw."""
+    again = _diverged(batch) & ~failed & (retries < MAX_STEP_RETRIES)
+    if not again.any():
+        return batch, mean_batch
+    retries += again.long()
+    atoms = again[batch.get_batch_idx("pos")][:, None]
+    cell = torch.where(again[:, None, None], start["cell"], batch["cell"])
+    pos = torch.where(atoms, start["pos"], batch["pos"])
+    mean_cell = torch.where(again[:, None, None], start["cell"], mean_batch["cell"])
+    mean_pos = torch.where(atoms, start["pos"], mean_batch["pos"])
+    return batch.replace(cell=cell, pos=pos), mean_batch.replace(cell=mean_cell, pos=mean_pos)
+
+
 def _guard(batch: object, failed: torch.Tensor, failures: list[str | None], step: int) -> object:
     """Mark crystals with a non-finite or degenerate cell as failed and park them in a safe cube."""
     cell, pos, num_atoms = batch["cell"], batch["pos"], batch["num_atoms"]
     per_atom = torch.linalg.det(cell).abs() / num_atoms
-    atom_finite = torch.isfinite(pos).all(dim=1)
     crystal_of_atom = batch.get_batch_idx("pos")
-    pos_finite = torch.ones_like(failed).index_put((crystal_of_atom,), atom_finite, accumulate=False)
-    pos_finite = (
-        pos_finite & torch.zeros_like(failed).index_put((crystal_of_atom,), ~atom_finite, accumulate=True).logical_not()
-    )
-    low, high = VOLUME_PER_ATOM_BOUNDS
-    bad = ~torch.isfinite(cell).flatten(1).all(dim=1) | ~pos_finite | (per_atom < low) | (per_atom > high)
+    bad = _diverged(batch)
     newly = bad & ~failed
     for index in torch.nonzero(newly).flatten().tolist():
         volume = float(per_atom[index])

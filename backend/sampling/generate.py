@@ -33,6 +33,7 @@ class GenerationResult:
     cancelled: bool
     seconds: float
     compositions: tuple[str, ...] = ()
+    retried_steps: int = 0  # steps crystals took again after a diverging cell (engine.MAX_STEP_RETRIES)
 
     @property
     def succeeded(self) -> list[tuple[int, Structure]]:
@@ -99,6 +100,7 @@ def generate(
     structures: list[Structure | None] = []
     failures: list[str | None] = []
     cancelled = False
+    retried = 0
     volume = _volume_hook(model, request, compositions, starts)
     with sampling_session(model, request, conditioned=any(conditions)) as (sampler, timesteps, dt):
         if starts is not None:
@@ -123,6 +125,7 @@ def generate(
             if outcome.cancelled:
                 cancelled = True
                 break
+            retried += outcome.retried_steps
             batch_structures, batch_failures = to_structures(outcome.mean_batch, outcome.failures)
             structures += batch_structures
             failures += batch_failures
@@ -133,6 +136,7 @@ def generate(
         cancelled=cancelled,
         seconds=time.perf_counter() - started,
         compositions=tuple(cell_formula(c) for c in compositions) if compositions else (),
+        retried_steps=retried,
     )
 
 
