@@ -8,6 +8,7 @@ import streamlit as st
 from backend.app_support import for_display, job_zip, relaxation, services
 from backend.jobs import JobRefused, VerifySpec, spec_of
 from backend.metrics.rates import DEFINITIONS
+from backend.page_parts import job_progress
 from backend.paths import ASSETS
 from backend.stability import HULL_LABEL, StabilityError
 from backend.stability.figures import e_hull_histogram, hull_figure
@@ -56,16 +57,8 @@ if not relaxations:
 job = relaxations[0]
 
 
-@st.fragment(run_every=1.0)
-def progress() -> None:
-    current = store.get(job.id)
-    if not current.active:
-        st.rerun()
-    st.progress(current.progress, text=f"relaxation {current.status}: {current.message}")
-
-
 if job.active:
-    progress()
+    job_progress(store, job.id, "relaxation")
     st.stop()
 if job.status != "done":
     st.error(f"Relaxation {job.status}: {job.error}")
@@ -136,18 +129,10 @@ if not verifications:
 check = verifications[0]
 
 
-@st.fragment(run_every=1.0)
-def verify_progress() -> None:
-    current = store.get(check.id)
-    if not current.active:
-        st.rerun()
-    st.progress(current.progress, text=f"verification {current.status}: {current.message}")
+if check.active:
     if st.button("Cancel verification"):
         store.request_cancel(check.id)
-
-
-if check.active:
-    verify_progress()
+    job_progress(store, check.id, "verification")
     st.stop()
 if check.status != "done":
     st.warning(f"Verification {check.status}: {check.error or check.message}")

@@ -133,13 +133,8 @@ folder = folders[chosen]
 job = screen_job(store, folder)
 
 
-def actions(view) -> None:  # noqa: ANN001 - a ScreenView
-    """Cancel while it runs; Resume when it stopped early; both as jobs of the server's worker."""
-    current = screen_job(store, folder)
-    if current is not None and current.active:
-        if st.button("Cancel screen", key="cancel"):
-            store.request_cancel(current.id)
-        return
+def resume(view) -> None:  # noqa: ANN001 - a ScreenView
+    """Resume a screen that stopped early: a job of the server's worker that continues from its stage files."""
     if not view.complete and st.button("Resume screen", type="primary"):
         try:
             runner.submit_screen(owner, view.config)
@@ -174,19 +169,20 @@ def live() -> None:
     if not current.active:
         st.rerun()
     st.progress(current.progress, text=f"screen {current.status}: {current.message}")
-    view = screen_view(folder)
-    actions(view)
-    show(view, "live")
+    show(screen_view(folder), "live")
 
 
 if job is not None and job.active:
+    # outside the fragment: a button redrawn every second swallows clicks
+    if st.button("Cancel screen"):
+        store.request_cancel(job.id)
     live()
     st.stop()
 view = screen_view(folder)
 if job is not None and job.status in ("failed", "cancelled"):
     reason = job.error or job.message
     st.warning(f"The last run of this screen was {job.status}: {reason}. What it wrote is kept; Resume continues.")
-actions(view)
+resume(view)
 if not view.complete:
     st.caption("This screen has work left: its funnel shows what is done so far.")
 show(view, "done")
