@@ -26,14 +26,19 @@ def data_folder_ready() -> bool:
 
 
 def home() -> None:
-    from backend.app_support import default_model_summary
+    from backend.app_support import default_model_summary, services
 
     st.title("Crystal Canvas")
     st.write(
         "Generate inorganic crystals with MatterGen, watch them denoise, inpaint guests into a host, relax them "
         "with CHGNet and place them on the convex hull."
     )
-    st.subheader("Model ready")
+    _, runner = services()
+    if runner.ready.is_set():
+        st.subheader("Model ready")
+    else:
+        st.subheader("Model loading")
+        st.caption("The server is loading the model for the first job (a few seconds after it starts); reload.")
     st.table(default_model_summary())
     st.write(
         "Start on **Generate**, watch the job on **Live denoising**, open crystals in the **Structure viewer** and "

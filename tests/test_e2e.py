@@ -69,6 +69,12 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     )
 
     page = context.new_page()
+    for _ in range(60):  # a classroom's server has been up: time the first frame once the model is loaded
+        page.goto(server)
+        page.get_by_text("Model ").first.wait_for(timeout=60_000)
+        if page.get_by_text("Model ready").count():
+            break
+        page.wait_for_timeout(1000)
     fields = {"Crystals": "4", "Denoising steps": "100", "Chemical system": "Li-O"}
     _, submitted = submit_generation(page, server, fields, shot=shots / "generate.png")
     page.get_by_text("step ", exact=False).first.wait_for(timeout=30_000)
@@ -77,7 +83,8 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     job_url = page.url
     page.screenshot(path=shots / "live.png")
     print(f"\nlive view: first frame {first_frame:.1f} s after the submit click")
-    assert first_frame < 10, f"live view took {first_frame:.1f} s (measured 3.8 s on one shared core)"
+    # measured 1.9 s on the 2-core reference machine with two benchmarks running beside it; 3 s leaves CI room
+    assert first_frame < 3, f"live view took {first_frame:.1f} s after the click (target 2 s)"
     page.close()  # closing the tab must not stop the job
 
     again = context.new_page()

@@ -53,6 +53,7 @@ class JobRunner:
         self.ray_cpus = ray_cpus
         self._wake = threading.Event()
         self._warm = False
+        self.ready = threading.Event()  # set once the warm-up (if any) is over: the next job starts at once
         self._thread = threading.Thread(target=self._loop, name="crystal-canvas-worker", daemon=True)
 
     def start(self, warm_up: bool = False) -> JobRunner:
@@ -143,6 +144,7 @@ class JobRunner:
     def _loop(self) -> None:
         if self._warm:
             self._warm_up()
+        self.ready.set()
         while True:
             job = self.store.claim_next()
             if job is None:
