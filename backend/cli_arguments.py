@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inp.add_argument("--start-time", type=float, default=0.3, help="with --guest-start sites: noise level, (0, 1]")
     inp.add_argument("--jump", type=_positive_int, default=10, help="RePaint jump length j")
-    inp.add_argument("--resample", type=_positive_int, default=3, help="RePaint resamples r")
+    inp.add_argument("--resample", type=_positive_int, default=1, help="RePaint resamples r (1: none)")
     inp.add_argument("--n", type=_positive_int, default=4, help="number of candidates")
     inp.add_argument("--steps", type=_positive_int, default=1000)
     inp.add_argument("--seed", type=_nonnegative_int, default=0)

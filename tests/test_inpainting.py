@@ -102,3 +102,15 @@ def test_a_guest_on_top_of_a_host_atom_is_refused_not_reported_ok():
     )
     clear = mark_guests(Structure(host.lattice, ["Na", "Cl", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]]), 2)
     assert collision(clear, host_mask(clear)) is None
+
+
+def test_default_settings_place_olivines_lithium_clear_of_the_host(default_model):
+    """The page's defaults (100 steps, RePaint j 10, r 1) on the bundled olivine less its Li: at least 6 of 8
+    candidates are written, no guest within 0.5 Å of a host atom (r 3 had 2 of 8: benchmarks/README)."""
+    olivine = Structure.from_file(HOSTS / "LiFePO4_olivine_mp-19017.cif")
+    framework = remove_species(olivine, ["Li"])
+    request = InpaintRequest(guests=(("Li", 4),), n=8, steps=100, seed=0)
+    assert (request.jump, request.resample) == (10, 1)
+    result = inpaint(default_model, framework.structure, framework.keep, request)
+    written = [s for s in result.structures if s is not None]
+    assert len(written) >= 6, result.failures
