@@ -106,7 +106,8 @@ st.download_button(
 st.subheader("Verify: phonons and properties")
 st.caption(
     f"CHGNet again: a tight symmetric relaxation, then phonopy finite displacements ({THRESHOLD_TEXT}) and the bulk "
-    "modulus from an equation of state, magnetic moments and density. A band gap is not predicted here: no offline "
+    "modulus from an equation of state (CHGNet within 5-29 % of experiment on five known solids, softer for stiff "
+    "ones), magnetic moments and density. A band gap is not predicted here: no offline "
     "model for it. About a second to a minute per candidate on a laptop CPU (benchmarks/README)."
 )
 relaxed_names = list(view.relaxed.sort_values("e_above_hull").name)
