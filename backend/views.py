@@ -54,6 +54,9 @@ def _scene(index: int) -> str:
     return "scene" if index == 0 else f"scene{index + 1}"
 
 
+HOST_ATOM_SIZE = 4  # an inpainting host's atoms: the smallest marker guests can have, so guests stand out
+
+
 def _panels(frames: Sequence[Frame], host_atoms: int) -> list[dict]:
     """Cell edges and atoms of every crystal, each in its own scene."""
     traces = []
@@ -80,6 +83,7 @@ def _panels(frames: Sequence[Frame], host_atoms: int) -> list[dict]:
             for z, m, c in zip(frame.likely_z, frame.masked, frame.confidence)
         ]
         sizes = 4 + 8 * np.asarray(frame.confidence, dtype=float)
+        sizes[:host_atoms] = HOST_ATOM_SIZE
         for part, opacity in ((slice(0, host_atoms), 0.35), (slice(host_atoms, None), 1.0)):
             if not len(cart[part]):
                 continue

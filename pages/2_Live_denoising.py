@@ -19,7 +19,9 @@ job_id = st.query_params.get("job") or (jobs[0].id if jobs else None)
 if not job_id or store.get(job_id) is None:
     st.info("No generation job yet: submit one on the Generate page.")
     st.stop()
-labels = {j.id: f"{j.id} - {j.kind} - {j.status}" for j in jobs}
+# no status in the label: it is drawn once per page run and went stale ("queued" while running); the progress
+# bar below says the status every second
+labels = {j.id: f"{j.id} - {j.kind}" for j in jobs}
 if job_id not in labels:
     labels[job_id] = job_id
 job_id = st.selectbox("Job", list(labels), index=list(labels).index(job_id), format_func=labels.get)

@@ -27,7 +27,8 @@ st.set_page_config(page_title="Inpainting - Crystal Canvas", page_icon=str(ASSET
 st.title("Inpainting into a host")
 st.caption(
     "CHGGen (Zhong et al., Mater. Horiz. 2025): host atoms are pinned at every denoising step, guests follow "
-    "the model, RePaint resampling harmonises them. A host with partial occupancy is ordered the same way: its "
+    "the model (RePaint resampling, off by default, re-noises the whole state to harmonise them). A host with "
+    "partial occupancy is ordered the same way: its "
     "fully occupied sites are the framework, its partial species the guests. Relax the results on Relax & hull."
 )
 owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
@@ -69,8 +70,7 @@ try:
         drop = parse_indices(drop_text) or tuple(orbits_chosen)
         framework = prepare_framework(host, remove, drop, symmetrize, tuple(int(x) for x in repeat.split(",")))
     else:
-        st.subheader("Disordered host: ordered by inpainting")
-        st.dataframe([site.row() for site in occupancy_table(host)], hide_index=True)
+        left.subheader("Disordered host: ordered by inpainting")
         with right:
             mixed = "counts"
             if any(site.mixed for site in occupancy_table(host)):
@@ -88,6 +88,7 @@ try:
             start = st.radio("Guests start", ["at the disordered sites (noised)", "uniform in the cell"])
         plan = plan_order_disorder(host, tuple(int(x) for x in repeat.split(",")) if repeat else None, mixed)
         framework = plan.framework
+        st.dataframe([site.row() for site in occupancy_table(host)], hide_index=True)
 except InvalidHost as exc:
     st.error(str(exc))
     st.stop()

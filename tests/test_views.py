@@ -32,6 +32,8 @@ def test_one_scene_per_crystal_with_host_atoms_apart():
     assert scenes == {"scene", *(f"scene{i}" for i in range(2, 7))}
     assert len(figure.data) == 6 * 3 + 4  # cell edges, translucent host, guests; legend Li, O, Fe, undecided
     assert [trace.opacity for trace in figure.data[:3]] == [None, 0.35, 1.0]
+    host, guests = figure.data[1].marker.size, figure.data[2].marker.size
+    assert max(host) < min(guests), "the host is drawn smaller than every guest, as the page says"
     assert [t.name for t in figure.data[-4:]] == ["Li", "O", "Fe", "undecided"]
     assert [a.text for a in figure.layout.annotations][:2] == ["#0 Li2FeO", "#1 Li2FeO"]  # the masked O is left out
     assert figure.layout.height == 2 * 320

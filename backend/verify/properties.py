@@ -21,7 +21,6 @@ from backend.relax.potentials import CHGNetPotential
 
 EV_PER_A3_IN_GPA = 160.21766
 STRAINS = np.linspace(0.94, 1.06, 7)  # volume ratios of the EOS points
-NOT_PREDICTED = ("band gap",)  # properties a user can condition on that no offline model here predicts
 
 
 @dataclass(frozen=True)
