@@ -26,7 +26,7 @@ from backend.runtime import steady_import_path
 from backend.sampling import ModelInfo, load_model
 from backend.stability.figures import Candidate
 from backend.structures import (
-    MAX_ATOMS,
+    MAX_RELAX_ATOMS,
     StructureFileError,
     describe,
     read_checked,
@@ -315,8 +315,8 @@ def _coordination(structure: Structure) -> list[dict[str, object]]:
 
     if not structure.is_ordered:
         return note("not computed for a structure with partial occupancy")
-    if len(structure) > MAX_ATOMS:
-        return note(f"not computed for more than {MAX_ATOMS} atoms")
+    if len(structure) > MAX_RELAX_ATOMS:
+        return note(f"not computed for more than {MAX_RELAX_ATOMS} atoms")
     rows = []
     try:
         nn = CrystalNN()

@@ -14,7 +14,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from backend.structure_files import unreadable_reason
 
 SYMPREC = 0.1  # Å, spglib tolerance for reporting generated structures
-MAX_ATOMS = 500
+MAX_RELAX_ATOMS = 500
 MIN_DISTANCE = 0.5  # Å: closer atoms are overlapping, not bonded
 
 
@@ -131,8 +131,8 @@ def structure_problem(
             "as does pymatgen's OrderDisorderedStructureTransformation)",
             viewable=True,
         )
-    if len(structure) > MAX_ATOMS:
-        return Problem(f"{len(structure)} atoms is more than the {MAX_ATOMS} this app relaxes", viewable=True)
+    if len(structure) > MAX_RELAX_ATOMS:
+        return Problem(f"{len(structure)} atoms is more than the {MAX_RELAX_ATOMS} this app relaxes", viewable=True)
     max_z = getattr(potential, "max_atomic_number", 94)
     beyond = sorted({e.symbol for e in structure.composition.elements if e.Z > max_z})
     if beyond:

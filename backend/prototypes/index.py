@@ -24,12 +24,12 @@ import pandas as pd
 from pymatgen.core import Composition, Structure
 
 from backend.paths import ASSETS
+from backend.structures import SYMPREC
 
 MP20_CSV = ASSETS / "data" / "mp20" / "mp20_subset.csv.gz"
 PROTOTYPE_DIR = ASSETS / "data" / "prototypes"
 INDEX_CSV = PROTOTYPE_DIR / "prototype_index.csv.gz"
 VOLUMES_JSON = PROTOTYPE_DIR / "element_volumes.json"
-SYMPREC = 0.1  # Å, spglib's tolerance for the index's space groups and Wyckoff letters
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from backend.relax.potentials import Evaluation, Potential
 from backend.structures import check_structure
 from backend.thirdparty.ase import cell_filter
 
-SYMPREC = 0.01  # Å, the tolerance FixSymmetry finds the starting space group with
+FIX_SYMMETRY_SYMPREC = 0.01  # Å, the tolerance FixSymmetry finds the starting space group with
 MAX_VOLUME_CHANGE = 5.0  # a cell that grows or shrinks 5x is exploding, not relaxing
 
 
@@ -78,7 +78,7 @@ class _Run:
         self.atoms = AseAtomsAdaptor.get_atoms(structure)
         constraints = [FixAtoms(indices=list(fixed))] if fixed else []
         if symmetric:  # forces, stress and steps symmetrised: numerical noise cannot lower the space group
-            constraints.append(FixSymmetry(self.atoms, symprec=SYMPREC))
+            constraints.append(FixSymmetry(self.atoms, symprec=FIX_SYMMETRY_SYMPREC))
         if constraints:
             self.atoms.set_constraint(constraints)
         target = self.atoms

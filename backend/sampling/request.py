@@ -13,7 +13,7 @@ from backend.compositions.cell import cell_formula
 from backend.sampling.models import SCALAR_PROPERTIES, ModelInfo
 from backend.thirdparty.patches import install
 
-MAX_ATOMS = 100
+MAX_GENERATED_ATOMS = 100
 COMPOSITION_SOURCES = ("auto", "proposer", "prototypes", "model")
 SYMMETRY_MODES = ("auto", "condition", "constrain", "both")
 CELL_VOLUME_MODES = ("auto", "composition", "model")
@@ -222,8 +222,8 @@ class GenerationRequest:
         """Raise :class:`InvalidRequest` with one clear line, or return self."""
         if self.n < 1:
             raise InvalidRequest(f"number of crystals must be at least 1 (got {self.n})")
-        if self.atoms is not None and not 1 <= self.atoms <= MAX_ATOMS:
-            raise InvalidRequest(f"atoms per cell must be between 1 and {MAX_ATOMS} (got {self.atoms})")
+        if self.atoms is not None and not 1 <= self.atoms <= MAX_GENERATED_ATOMS:
+            raise InvalidRequest(f"atoms per cell must be between 1 and {MAX_GENERATED_ATOMS} (got {self.atoms})")
         if self.steps < 2:
             raise InvalidRequest(f"steps must be at least 2 (got {self.steps})")
         if self.seed < 0:
@@ -298,8 +298,10 @@ class GenerationRequest:
             if outside:
                 names = ", ".join(outside)
                 raise InvalidRequest(f"model '{model.name}' cannot place {names} (in start structure {formula})")
-            if len(structure) > MAX_ATOMS:
-                raise InvalidRequest(f"start structure {formula} has {len(structure)} atoms; at most {MAX_ATOMS}")
+            if len(structure) > MAX_GENERATED_ATOMS:
+                raise InvalidRequest(
+                    f"start structure {formula} has {len(structure)} atoms; at most {MAX_GENERATED_ATOMS}"
+                )
 
     def _validate_compositions(self, model: ModelInfo) -> None:
         if self.symmetry not in SYMMETRY_MODES:

@@ -33,7 +33,7 @@ MESH = 8  # q-points per reciprocal axis of the Gamma-centred mesh (DOS and the 
 # (MP ground states). An acoustic instability is an elastic one; finite displacements are not the test for it.
 ACOUSTIC_RADIUS = 0.1
 BAND_POINTS = 31  # q-points per path segment
-SYMPREC = 0.01  # Å, the tolerance of the standard primitive cell and of the path
+PRIMITIVE_SYMPREC = 0.01  # Å, the tolerance of the standard primitive cell and of the path
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def supercell_size(lattice: Lattice, width: float = MIN_SUPERCELL_WIDTH) -> tupl
 def band_path(primitive: Structure) -> tuple[list[np.ndarray], list[str]]:
     """Segments of the standard high-symmetry path (Setyawan-Curtarolo) in the primitive cell's reciprocal
     coordinates, and the labels of their ends, broken where the path jumps."""
-    kpath = HighSymmKpath(primitive, path_type="setyawan_curtarolo", symprec=SYMPREC)
+    kpath = HighSymmKpath(primitive, path_type="setyawan_curtarolo", symprec=PRIMITIVE_SYMPREC)
     points = kpath.kpath["kpoints"]
     segments, labels = [], []
     for branch in kpath.kpath["path"]:
@@ -101,7 +101,7 @@ def check_phonons(
     from phonopy.structure.atoms import PhonopyAtoms
 
     started = time.perf_counter()
-    primitive = SpacegroupAnalyzer(structure, symprec=SYMPREC).get_primitive_standard_structure()
+    primitive = SpacegroupAnalyzer(structure, symprec=PRIMITIVE_SYMPREC).get_primitive_standard_structure()
     repeats = supercell_size(primitive.lattice)
     unit = PhonopyAtoms(
         symbols=[site.specie.symbol for site in primitive],
