@@ -221,11 +221,10 @@ def job_zip(store: JobStore, job_id: str, names: list[str] | None = None) -> byt
             if path.is_file() and (names is None or path.stem in names or path.suffix == ".csv"):
                 archive.write(path, arcname=f"{job_id}/{path.name}")
         frames = store.all_frames(job_id) if names is None else []
-        if frames:
-            trajectory = folder / "trajectory.extxyz"
+        if frames:  # written in memory: a file in the job folder made two downloads at once collide
+            trajectory = io.StringIO()
             write_extxyz(frames, trajectory)
-            archive.write(trajectory, arcname=f"{job_id}/trajectory.extxyz")
-            trajectory.unlink()
+            archive.writestr(f"{job_id}/trajectory.extxyz", trajectory.getvalue())
     return buffer.getvalue()
 
 

@@ -117,3 +117,25 @@ def test_frame_titles_say_what_a_question_mark_and_a_failure_meant():
     assert _title(undecided) == "#0 types undecided"
     diverged = Frame(**{**frame(1, 3).__dict__, "failed": True})
     assert _title(diverged).endswith(": cell diverged, crystal dropped")
+
+
+def test_job_zips_built_at_once_agree_and_leave_the_job_folder_alone(tmp_path):
+    """Two downloads at once: the trajectory is written in memory, never as a file both would share."""
+    import io
+    import zipfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from backend.app_support import job_zip
+
+    store = JobStore(tmp_path)
+    job = store.submit("generate", "x", {})
+    store.add_frames(job, [frame(c, s) for s in range(5) for c in range(3)])
+    (store.folder(job) / "summary.csv").write_text("index\n0\n")
+    before = sorted(p.name for p in store.folder(job).iterdir())
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        zips = list(pool.map(lambda _: job_zip(store, job), range(8)))
+    names = [sorted(zipfile.ZipFile(io.BytesIO(z)).namelist()) for z in zips]
+    assert all(n == [f"{job}/summary.csv", f"{job}/trajectory.extxyz"] for n in names)
+    texts = {zipfile.ZipFile(io.BytesIO(z)).read(f"{job}/trajectory.extxyz") for z in zips}
+    assert len(texts) == 1 and next(iter(texts)).count(b"Lattice=") == 15
+    assert sorted(p.name for p in store.folder(job).iterdir()) == before

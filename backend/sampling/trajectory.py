@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -67,8 +68,9 @@ class TrajectoryRecorder:
         return None
 
 
-def write_extxyz(frames: Iterable[Frame], path: Path) -> int:
-    """Write frames as extended XYZ (one image per crystal per step); returns the number written.
+def write_extxyz(frames: Iterable[Frame], path: Path | IO[str]) -> int:
+    """Write frames as extended XYZ (one image per crystal per step) to a file or an open text stream; returns the
+    number written.
 
     Atoms whose type is still undecided are written as their most likely element and flagged in the
     per-atom ``masked`` array, so viewers (ASE, OVITO) can colour them apart.
