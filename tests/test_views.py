@@ -139,3 +139,15 @@ def test_job_zips_built_at_once_agree_and_leave_the_job_folder_alone(tmp_path):
     texts = {zipfile.ZipFile(io.BytesIO(z)).read(f"{job}/trajectory.extxyz") for z in zips}
     assert len(texts) == 1 and next(iter(texts)).count(b"Lattice=") == 15
     assert sorted(p.name for p in store.folder(job).iterdir()) == before
+
+
+def test_crystal_toolkit_side_panel_carries_the_viewers_facts():
+    from pymatgen.core import Lattice, Structure
+
+    from backend.crystal_toolkit_view.view import facts_lines
+
+    salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.69), ["Na", "Cl"], [[0, 0, 0], [0.5] * 3])
+    lines = facts_lines(salt)
+    assert any(line.startswith("Space group: Fm-3m") for line in lines)
+    assert any(line.startswith("Density: 2.1") for line in lines)
+    assert any(line.startswith("Sanity: ok") for line in lines)

@@ -52,6 +52,22 @@ def uploaded_structure(contents: str, filename: str) -> tuple[Structure | None, 
     return structure, warning or f"{filename}: {structure.composition.formula}"
 
 
+def facts_lines(structure: Structure) -> list[str]:
+    """The side panel's facts, the Structure viewer's (Crystal Toolkit's own title shows only the formula)."""
+    from backend.app_support import structure_facts
+
+    facts = structure_facts(structure)
+    return [
+        f"Cell content: {facts.cell_content}",
+        f"Space group: {facts.space_group}",
+        f"Lattice: {facts.lattice}",
+        f"Density: {facts.density:.3f} g/cm³, volume {facts.volume_per_atom:.2f} Å³/atom",
+        f"Charge balance: {facts.charge_balance}",
+        f"Sanity: {facts.sanity}",
+        f"Closest known phase: {facts.known_phase}",
+    ]
+
+
 def view_state(search: str | None, contents: str | None, filename: str | None) -> tuple[object, str, dict]:
     """(structure, status line, scene style) for the page's query or an upload. Without a structure the scene is
     hidden: Crystal Toolkit keeps drawing the last structure it was given, which under an error line misleads."""
@@ -84,7 +100,7 @@ def build_app() -> object:
             html.Div(
                 [
                     html.Div(scene, className="column is-two-thirds", style={"height": "600px"}),
-                    html.Div(component.title_layout(), className="column"),
+                    html.Div([component.title_layout(), html.Ul(id="facts", className="content")], className="column"),
                 ],
                 id="scene",
                 className="columns",
@@ -108,11 +124,14 @@ def build_app() -> object:
         Output(component.id(), "data"),
         Output("status", "children"),
         Output("scene", "style"),
+        Output("facts", "children"),
         Input("url", "search"),
         Input("upload", "contents"),
         State("upload", "filename"),
     )
-    def show(search: str | None, contents: str | None, filename: str | None) -> tuple[object, str, dict]:
-        return view_state(search, contents, filename)
+    def show(search: str | None, contents: str | None, filename: str | None) -> tuple[object, str, dict, list]:
+        structure, line, style = view_state(search, contents, filename)
+        facts = [html.Li(text) for text in facts_lines(structure)] if structure is not None else []
+        return structure, line, style, facts
 
     return app
