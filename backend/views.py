@@ -139,6 +139,8 @@ def _panel_layout(frames: Sequence[Frame], columns: int, height: int) -> dict:
         margin=dict(l=0, r=0, t=0, b=0),
         uirevision="keep-camera",
         legend=dict(title=dict(text="element"), itemclick=False, itemdoubleclick=False),
+        # upright along the right edge: across the top, the toolbar covered the fourth panel's title
+        modebar=dict(orientation="v"),
     )
     layout["annotations"] = []
     for index, frame in enumerate(frames):

@@ -37,6 +37,7 @@ def test_one_scene_per_crystal_with_host_atoms_apart():
     assert [t.name for t in figure.data[-4:]] == ["Li", "O", "Fe", "undecided"]
     assert [a.text for a in figure.layout.annotations][:2] == ["#0 Li2FeO", "#1 Li2FeO"]  # the masked O is left out
     assert figure.layout.height == 2 * 320
+    assert figure.layout.modebar.orientation == "v"  # not across the panels' titles
 
 
 def test_trajectory_animation_keeps_the_host_apart_in_every_frame():
