@@ -145,17 +145,10 @@ def test_the_cli_refuses_a_bad_screen_in_one_line(tmp_path, capsys):
 def test_verification_stages_enter_the_funnel_and_the_shortlist(tmp_path):
     """phonons = true and bulk_modulus_min as stages: every candidate under the threshold is checked once, the
     funnel counts who passes each, and the shortlist holds only those."""
-    config = ScreenConfig(
-        out=tmp_path / "verified",
-        n=4,
-        atoms=2,
-        chemsys="Na-Cl",
-        steps=30,
-        batch_size=4,
-        relax_steps=100,
-        max_e_hull=1.0,
-        phonons=True,
-        bulk_modulus_min=10.0,
+    from dataclasses import replace
+
+    config = replace(
+        small(tmp_path / "verified"), n=4, atoms=2, steps=30, max_e_hull=1.0, phonons=True, bulk_modulus_min=10.0
     )
     funnel = Screen(config).run()
     stages = list(funnel.stage)
