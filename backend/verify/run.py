@@ -150,4 +150,4 @@ def read_reports(out: Path) -> dict[str, VerifyReport]:
     }
 
 
-THRESHOLD_TEXT = f"dynamically stable: no mode below {IMAGINARY_THZ} THz (acoustic modes at Γ excluded)"
+THRESHOLD_TEXT = f"dynamically stable: no mode below {IMAGINARY_THZ} THz (acoustic branches at and near Γ not judged)"
