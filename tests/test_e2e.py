@@ -288,7 +288,12 @@ def test_generation_from_a_bundled_host_runs_live_and_the_viewer_starts_variatio
     page.goto(f"{server}/Structure_viewer?job={job_id}")
     page.get_by_text("Variations of this crystal").click()
     page.get_by_role("button", name="Generate variations").click()
-    page.wait_for_url(lambda u: "Live_denoising?job=" in u and job_id not in u, timeout=60_000)
+    # polled, not awaited as a navigation: Streamlit's page switch rewrites the address in place (no "load" event)
+    page.wait_for_function(
+        "job => location.href.includes('Live_denoising?job=') && !location.href.includes(job)",
+        arg=job_id,
+        timeout=60_000,
+    )
     page.get_by_text("crystals generated").first.wait_for(timeout=240_000)
     no_traceback(page)
     page.close()
