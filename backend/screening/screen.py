@@ -170,25 +170,15 @@ class Screen:
         ok_generated = int((generated.status == "ok").sum())
         ok_filtered = int((filtered.passed.astype(str) == "True").sum())
         ok_relaxed, _ = self.relaxed_ok()
-        stable_enough = self.under_threshold()
         stages = [
             ("generate", n, ok_generated),
             ("sanity filter", ok_generated, ok_filtered),
             ("relax (CHGNet)", ok_filtered, len(ok_relaxed)),
-            (f"E_hull <= {self.config.max_e_hull} eV/atom", len(ok_relaxed), len(stable_enough)),
         ]
-        survivors = stable_enough
-        checks = self.log.rows("verify").set_index("id")
-        if self.config.phonons:
-            passed = survivors[[_stable(checks, cid) for cid in survivors.id]]
-            stages.append(("dynamically stable (phonons)", len(survivors), len(passed)))
-            survivors = passed
-        if self.config.bulk_modulus_min is not None:
-            passed = survivors[[_stiff(checks, cid, self.config.bulk_modulus_min) for cid in survivors.id]]
-            stages.append((f"bulk modulus >= {self.config.bulk_modulus_min:g} GPa", len(survivors), len(passed)))
-            survivors = passed
-        if self.config.shortlist_size is not None:
-            stages.append((f"shortlist (best {self.config.shortlist_size})", len(survivors), len(self.shortlist())))
+        before = len(ok_relaxed)
+        for stage, survivors in self._after_relaxation():
+            stages.append((stage, before, len(survivors)))
+            before = len(survivors)
         table = pd.DataFrame(
             [
                 {
@@ -220,16 +210,29 @@ class Screen:
         done = self.log.done_ids("verify")
         return [cid for cid in self.under_threshold().id if cid not in done]
 
+    def _after_relaxation(self) -> list[tuple[str, pd.DataFrame]]:
+        """Each stage after relaxation with its survivors, most stable first: the E_hull threshold, the
+        verification stages the config has, the shortlist size. The funnel counts them; the last is the shortlist."""
+        survivors = self.under_threshold()
+        stages = [(f"E_hull <= {self.config.max_e_hull} eV/atom", survivors)]
+        checks = self.log.rows("verify").set_index("id")
+        minimum = self.config.bulk_modulus_min
+        if self.config.phonons:
+            survivors = survivors[[_stable(checks, cid) for cid in survivors.id]]
+            stages.append(("dynamically stable (phonons)", survivors))
+        if minimum is not None:
+            survivors = survivors[[_stiff(checks, cid, minimum) for cid in survivors.id]]
+            stages.append((f"bulk modulus >= {minimum:g} GPa", survivors))
+        if self.config.shortlist_size is not None:
+            stages.append(
+                (f"shortlist (best {self.config.shortlist_size})", survivors.head(self.config.shortlist_size))
+            )
+        return stages
+
     def shortlist(self) -> pd.DataFrame:
         """Candidates under the threshold that pass the verification stages, most stable first; the best
         ``shortlist_size`` when one is set."""
-        ranked = self.under_threshold()
-        checks = self.log.rows("verify").set_index("id")
-        if self.config.phonons:
-            ranked = ranked[[_stable(checks, cid) for cid in ranked.id]]
-        if self.config.bulk_modulus_min is not None:
-            ranked = ranked[[_stiff(checks, cid, self.config.bulk_modulus_min) for cid in ranked.id]]
-        return ranked if self.config.shortlist_size is None else ranked.head(self.config.shortlist_size)
+        return self._after_relaxation()[-1][1]
 
     def verify_pending(self, stop: Callable[[], bool]) -> None:
         """Stage 4, after relaxation: phonons and/or properties of each candidate under the threshold, one at a
