@@ -299,6 +299,7 @@ def run_generate(args: argparse.Namespace) -> int:
         start_structures=tuple(s.to_json() for s in starts),
         start_time=args.start_time,
         start_types=args.start_types,
+        start_symmetry=args.start_symmetry,
     )
     model = load_model(args.model, device=args.device)
     request.validate(model.info)
@@ -345,11 +346,14 @@ def run_csp(args: argparse.Namespace) -> int:
         raise UserError(f"--fmax must be positive (got {args.fmax})")
     model = load_model(args.model, device=args.device)
     _prepare_out(args.out)
-    plan = plan_candidates(model, args.composition, args.n, args.prototypes, args.start_time, args.steps, args.seed)
+    potential = chgnet(args.device)
+    plan = plan_candidates(
+        model, args.composition, args.n, args.prototypes, args.start_time, args.steps, args.seed, potential=potential
+    )
     print(plan.note)
     made = sum(c.structure is not None for c in plan.candidates)
     print(f"relaxing {made} candidates of {plan.composition} with CHGNet")
-    frame = write_ranking(rank(plan.candidates, chgnet(args.device), args.fmax, args.relax_steps), args.out)
+    frame = write_ranking(rank(plan.candidates, potential, args.fmax, args.relax_steps), args.out)
     print(frame.head(10).to_string(index=False))
     print(f"ranking: {args.out / 'ranking.csv'} (relaxed CIFs beside it)")
     return 0 if (frame["rank"] != "").any() else 1

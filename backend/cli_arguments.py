@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--start-types", choices=("keep", "mask"), default="keep", help="with --start-from: keep or redraw atom types"
     )
     gen.add_argument(
+        "--start-symmetry",
+        choices=("free", "keep"),
+        default="free",
+        help="with --start-from FILE: let the variation break the start's space group, or keep it and its orbits",
+    )
+    gen.add_argument(
         "--cell-volume",
         choices=("auto", "composition", "model"),
         default="auto",
@@ -109,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     csp = commands.add_parser("csp", help="predict the structure of a composition: prototypes, variations, diffusion")
     csp.add_argument("--composition", required=True, help="the cell's content, e.g. Ca3V2O8")
     csp.add_argument("--n", type=_positive_int, default=16, help="candidates in all")
-    csp.add_argument("--prototypes", type=_nonnegative_int, default=5, help="known prototypes to start from")
+    csp.add_argument(
+        "--prototypes", type=_nonnegative_int, default=10, help="known prototypes to relax (lowest in energy of 20)"
+    )
     csp.add_argument("--start-time", type=float, default=0.3, help="noise level of the prototypes' variations")
     csp.add_argument("--steps", type=_positive_int, default=100, help="denoising steps")
     csp.add_argument("--seed", type=_nonnegative_int, default=0)

@@ -87,6 +87,12 @@ if start_mode == "a structure":
 start_time = 1.0
 if start_mode != "noise":
     start_time = st.slider("Noise level t0", 0.05, 1.0, 0.3, 0.05, help="How far the start is noised before denoising")
+    keep_symmetry = st.checkbox(
+        "Keep the start's space group",
+        value=start_mode == START_MODES[2],
+        help="Hold the start's space group and Wyckoff orbits at every step (its conventional cell); prototype "
+        "seeds of new compositions always keep theirs",
+    )
 
 with st.form("generate"):
     left, right = st.columns(2)
@@ -176,6 +182,7 @@ if submitted or previewed:
             seed=int(seed),
             start_structures=tuple(s.to_json() for s in starts),
             start_time=float(start_time),
+            start_symmetry="keep" if start_mode != "noise" and keep_symmetry else "free",
         )
         request.validate(info)
         proposed = proposals(request, info)
@@ -199,15 +206,16 @@ if submitted or previewed:
 
 with st.expander("Predict the structure of a composition (CSP)"):
     st.caption(
-        "Known prototypes of the composition's stoichiometry (from the training crystals, elements substituted), one "
-        "partial-diffusion variation of each and diffusion samples for the rest, every one relaxed with CHGNet "
-        "within its space group and ranked by energy per atom. Uses the embedded model."
+        "Known prototypes of the composition's stoichiometry (from the training crystals, elements substituted; the "
+        "lowest in CHGNet energy among the 20 that fit best), partial-diffusion variations of them and diffusion "
+        "samples for the rest, every one relaxed with CHGNet within its space group and ranked by energy per atom. "
+        "Uses the embedded model."
     )
     with st.form("csp"):
         left, right = st.columns(2)
         csp_composition = left.text_input("Composition to predict", placeholder="Ca3V2O8")
-        csp_n = right.number_input("Candidates", value=8, step=1)
-        csp_prototypes = left.number_input("Prototypes", value=4, step=1)
+        csp_n = right.number_input("Candidates", value=CspSpec.n, step=1)
+        csp_prototypes = left.number_input("Prototypes", value=CspSpec.prototypes, step=1)
         csp_time = right.slider("Variations' noise level t0", 0.05, 1.0, 0.3, 0.05)
         predicted = st.form_submit_button("Predict structures")
     if predicted:

@@ -130,10 +130,16 @@ with st.expander("Variations of this crystal"):
     )
     count = st.number_input("Variations", value=4, step=1)
     level = st.slider("Noise level t0", 0.05, 1.0, 0.3, 0.05, key="variation-t0")
+    keep_symmetry = st.checkbox("Keep its space group", help="Hold its space group and Wyckoff orbits at every step")
     if st.button("Generate variations"):
         try:
             request = GenerationRequest(
-                n=int(count), atoms=None, steps=100, start_structures=(structure.to_json(),), start_time=float(level)
+                n=int(count),
+                atoms=None,
+                steps=100,
+                start_structures=(structure.to_json(),),
+                start_time=float(level),
+                start_symmetry="keep" if keep_symmetry else "free",
             )
             variation_job = runner.submit_generation(owner, "default", request)
         except (InvalidRequest, ModelUnavailable, JobRefused) as exc:

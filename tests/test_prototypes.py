@@ -5,12 +5,16 @@ import pandas as pd
 import pytest
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from backend.cli import main
 from backend.paths import ASSETS
+from backend.prototypes.csp import screen
 from backend.prototypes.index import describe, load_index
 from backend.prototypes.retrieval import retrieve
+from backend.relax import chgnet
 from backend.sampling import GenerationRequest, InvalidRequest, generate
+from backend.symmetry.wyckoff import orbits_of
 
 NACL = ASSETS / "data" / "hosts" / "NaCl_mp-22862.cif"
 OLIVINE = ASSETS / "data" / "hosts" / "LiFePO4_olivine_mp-19017.cif"
@@ -32,6 +36,57 @@ def test_retrieval_substitutes_the_closest_members_and_scales_the_cell():
     assert len({p.prototype for p in found}) == 3
     assert 30 < found[0].structure.volume / len(found[0].structure) < 45  # KBr: 36 Å³/atom
     assert retrieve("Li5Fe3O7") == []
+
+
+def test_alternative_assignments_swap_equal_count_elements_and_skip_equivalent_swaps():
+    found = retrieve("ScZnPd", k=20, per_prototype=3)
+    by_prototype: dict[str, list] = {}
+    for p in found:
+        by_prototype.setdefault(p.prototype, []).append(p)
+    assert any(len(group) > 1 for group in by_prototype.values())  # Sc, Zn and Pd trade sites within one type
+    listed = retrieve("KBr", k=20, per_prototype=2)
+    assert len(listed) == 20 and listed[0].prototype == "AB_225_a_b"
+    assert "AB_225_b_a" not in {p.prototype for p in listed}  # rock salt again, its origin shifted
+    for i, a in enumerate(listed):  # K and Br trading sites in rock salt is rock salt: listed once
+        assert not any(StructureMatcher().fit(a.structure, b.structure) for b in listed[i + 1 :])
+
+
+def test_energy_screen_keeps_rock_salt_for_kbr():
+    pool = retrieve("KBr", k=20, per_prototype=2)
+    kept = screen(pool, chgnet(), 3)
+    assert len(kept) == 3 and set(map(id, kept)) <= set(map(id, pool))
+    assert "AB_225_a_b" in {p.prototype for p in kept}
+
+
+def test_orbits_of_rebuilds_the_conventional_cell_orbit_by_orbit():
+    primitive = Structure.from_file(NACL)
+    rebuilt, assignment = orbits_of(primitive)
+    assert len(primitive) == 2 and len(rebuilt) == 8
+    assert assignment.space_group == 225 and sorted(assignment.label.split(",")) == ["4a:Na", "4b:Cl"]
+    assert StructureMatcher().fit(rebuilt, primitive)
+
+
+def test_a_variation_keeps_the_start_space_group_when_asked(default_model):
+    start = Structure.from_file(OLIVINE)
+    numbers = {}
+    for symmetry in ("free", "keep"):
+        request = GenerationRequest(
+            n=2, atoms=None, steps=50, seed=0, start_structures=(start.to_json(),), start_symmetry=symmetry
+        )
+        made = generate(default_model, request).structures
+        numbers[symmetry] = {SpacegroupAnalyzer(s, symprec=0.1).get_space_group_number() for s in made}
+    assert numbers == {"free": {1}, "keep": {62}}
+    with pytest.raises(InvalidRequest, match="keep its types"):
+        GenerationRequest(start_structures=(start.to_json(),), start_symmetry="keep", start_types="mask").validate(
+            default_model.info
+        )
+
+
+def test_prototype_seeds_keep_their_structure_types(default_model):
+    request = GenerationRequest(n=4, atoms=None, steps=50, seed=0, composition_source="prototypes")
+    made = [s for s in generate(default_model, request).structures if s is not None]
+    assert len(made) == 4
+    assert all(SpacegroupAnalyzer(s, symprec=0.1).get_space_group_number() > 1 for s in made)
 
 
 def _site_rmsd(a: Structure, b: Structure) -> float:

@@ -104,7 +104,7 @@ class CspSpec:
     model: str
     composition: str
     n: int = 16
-    prototypes: int = 5
+    prototypes: int = 10
     start_time: float = 0.3
     steps: int = 100
     seed: int = 0

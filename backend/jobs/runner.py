@@ -229,9 +229,18 @@ class JobRunner:
         from backend.sampling import load_model
 
         model = load_model(spec.model, device=self.device)
+        potential = chgnet(self.device)
         recorder = self._step_recorder(job, 2 * spec.steps, spec.steps)
         plan = plan_candidates(
-            model, spec.composition, spec.n, spec.prototypes, spec.start_time, spec.steps, spec.seed, recorder
+            model,
+            spec.composition,
+            spec.n,
+            spec.prototypes,
+            spec.start_time,
+            spec.steps,
+            spec.seed,
+            recorder,
+            potential,
         )
         if self.store.cancel_requested(job.id):
             return "cancelled"
@@ -242,7 +251,7 @@ class JobRunner:
                 message=f"relaxing: step {progress.step}, {progress.finished}/{progress.total} candidates finished",
             )
 
-        ranked = rank(plan.candidates, chgnet(self.device), spec.fmax, spec.relax_steps, progress=on_progress)
+        ranked = rank(plan.candidates, potential, spec.fmax, spec.relax_steps, progress=on_progress)
         frame = write_ranking(ranked, self.store.folder(job.id))
         ranked_count = int((frame["rank"] != "").sum())
         self.store.update(job.id, message=f"{plan.note}; {ranked_count} of {len(plan.candidates)} candidates ranked")

@@ -9,7 +9,8 @@ elements are: the mean of the squared differences in Pauling electronegativity (
 cell is scaled so the template's volume changes by the ratio of the two compositions' predicted volumes
 (per-element volumes fitted on the training data), which keeps the template's packing. Each distinct prototype
 (AFLOW-style label) is represented by its member whose elements fit best; prototypes are ranked by that fit,
-more populous structure types first among near ties.
+more populous structure types first among near ties. A dressed candidate that matches one listed before it is left
+out: two labels can name one structure type (rock salt's A on 4a or on 4b is an origin shift).
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ class Prototype:
     space_group: int
     structure: Structure
 
-    @property
-    def score(self) -> float:
-        """Lower is better: the swap's distance, with populous structure types slightly preferred."""
-        return self.distance - POPULATION_WEIGHT * math.log10(self.members)
+
+def prototype_score(distance: float, members: int) -> float:
+    """Lower is better: the swap's distance, with populous structure types slightly preferred."""
+    return distance - POPULATION_WEIGHT * math.log10(members)
 
 
 def _properties(symbol: str) -> tuple[float, float]:
@@ -111,26 +112,28 @@ def _substitutions() -> object:
     return SubstitutionProbability()
 
 
-def best_assignment(
-    template: Composition, target: Composition, scoring: str = "distance"
-) -> tuple[dict[str, str], float] | None:
-    """The template-element -> target-element map of least mean cost, or None where the patterns differ.
+def assignments(
+    template: Composition, target: Composition, scoring: str = "distance", limit: int = 1
+) -> list[tuple[dict[str, str], float]]:
+    """The ``limit`` template-element -> target-element maps of least mean cost (best first), empty where the
+    stoichiometry patterns differ. Classes of equal count have several maps (NaCl's two elements can swap sites);
     ``scoring``: ``distance`` (elemental property distance) or ``substitution`` (ionic substitution probability)."""
     have, want = _classes(template), _classes(target)
     pair_cost = element_distance if scoring == "distance" else substitution_cost(template, target)
     if sorted((k, len(v)) for k, v in have.items()) != sorted((k, len(v)) for k, v in want.items()):
-        return None
-    mapping: dict[str, str] = {}
-    total, pairs = 0.0, 0
+        return []
+    per_class = []
     for amount, sources in have.items():
-        targets = want[amount]
-        options = itertools.islice(itertools.permutations(targets), MAX_PERMUTATIONS)
-        best = min(options, key=lambda p: sum(pair_cost(s, t) for s, t in zip(sources, p)))
-        for source, chosen in zip(sources, best):
-            mapping[source] = chosen
-            total += pair_cost(source, chosen)
-            pairs += 1
-    return mapping, total / max(pairs, 1)
+        options = itertools.islice(itertools.permutations(want[amount]), MAX_PERMUTATIONS)
+        scored = sorted((sum(pair_cost(s, t) for s, t in zip(sources, p)), p) for p in options)
+        per_class.append([(cost, dict(zip(sources, p))) for cost, p in scored[:limit]])
+    pairs = sum(len(v) for v in have.values())
+    combined = []
+    for choice in itertools.product(*per_class):
+        mapping = {source: chosen for _, part in choice for source, chosen in part.items()}
+        combined.append((mapping, sum(cost for cost, _ in choice) / max(pairs, 1)))
+    combined.sort(key=lambda item: item[1])
+    return combined[:limit]
 
 
 def dress(template: Structure, mapping: dict[str, str], target: Composition) -> Structure:
@@ -148,10 +151,12 @@ def retrieve(
     max_atoms: int | None = None,
     exclude_formula: bool = False,
     scoring: str = "distance",
+    per_prototype: int = 1,
 ) -> list[Prototype]:
     """The ``k`` best distinct prototypes for ``composition`` (best first); empty when no training crystal shares
     its stoichiometry pattern. ``max_atoms`` leaves out templates whose cell is larger; ``exclude_formula`` leaves out
-    crystals of the composition itself (de-novo seeds must be new)."""
+    crystals of the composition itself (de-novo seeds must be new); ``per_prototype`` > 1 lists a prototype's next
+    best element assignments too (elements of equal count on each other's sites), each a candidate of its own."""
     target = Composition(composition)
     index = load_index()
     rows = index[index.anonymous_formula == target.anonymized_formula]
@@ -159,20 +164,27 @@ def retrieve(
         rows = rows[rows.reduced_formula != target.reduced_formula]
     if max_atoms is not None:
         rows = rows[rows.n_atoms <= max_atoms]
-    best: dict[str, tuple[float, object, dict[str, str]]] = {}
+    best: dict[str, tuple[tuple[float, float, int], object]] = {}
     for row in rows.itertuples(index=False):
-        found = best_assignment(Composition(row.reduced_formula), target, scoring)
-        if found is None:
+        found = assignments(Composition(row.reduced_formula), target, scoring)
+        if not found:
             continue
-        mapping, distance = found
-        key = (distance, row.e_above_hull, row.n_atoms)
+        key = (found[0][1], row.e_above_hull, row.n_atoms)
         if row.prototype not in best or key < best[row.prototype][0]:
-            best[row.prototype] = (key, row, mapping)
+            best[row.prototype] = (key, row)
     members = rows.prototype.value_counts().to_dict()
-    out = []
-    for label, ((distance, _, _), row, mapping) in best.items():
-        template = training_structure(row.material_id)
-        swaps = " ".join(f"{s}->{t}" for s, t in sorted(mapping.items()) if s != t)
+    options = []
+    for label, (_, row) in best.items():
+        for mapping, distance in assignments(Composition(row.reduced_formula), target, scoring, per_prototype):
+            swaps = " ".join(f"{s}->{t}" for s, t in sorted(mapping.items()) if s != t)
+            options.append(
+                (prototype_score(distance, members[label]), row.material_id, swaps, label, row, mapping, distance)
+            )
+    out: list[Prototype] = []
+    for _, _, swaps, label, row, mapping, distance in sorted(options, key=lambda o: o[:3]):
+        structure = dress(training_structure(row.material_id), mapping, target)
+        if any(other.space_group == row.space_group and _same(structure, other.structure) for other in out):
+            continue  # a label of the same structure type (origin shift, swapped equivalent sites): listed already
         out.append(
             Prototype(
                 prototype=label,
@@ -182,11 +194,18 @@ def retrieve(
                 distance=round(distance, 4),
                 members=int(members[label]),
                 space_group=int(row.space_group),
-                structure=dress(template, mapping, target),
+                structure=structure,
             )
         )
-    out.sort(key=lambda p: (p.score, p.template_id))
-    return out[:k]
+        if len(out) == k:
+            break
+    return out
+
+
+def _same(a: Structure, b: Structure) -> bool:
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    return StructureMatcher().fit(a, b)
 
 
 def prototype_starts(composition: str, n: int, k: int = 5, max_atoms: int | None = None) -> tuple[list[Structure], str]:

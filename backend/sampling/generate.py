@@ -14,10 +14,17 @@ from backend.sampling.cell_volume import CellVolume, composition_volume
 from backend.sampling.composition import ExactComposition, batch_compositions, default_source
 from backend.sampling.engine import StepCallback, chain, conditioning_batch, denoise, sampling_session, to_structures
 from backend.sampling.models import LoadedModel
-from backend.sampling.request import GenerationRequest, InvalidRequest, cell_histogram
+from backend.sampling.request import MAX_GENERATED_ATOMS, GenerationRequest, InvalidRequest, cell_histogram
 from backend.sampling.start import start_batch, truncated_grid
 from backend.symmetry.projection import SymmetryProjection
-from backend.symmetry.wyckoff import NoAssignment, WyckoffAssignment, assign, feasible_counts, parse_assignment
+from backend.symmetry.wyckoff import (
+    NoAssignment,
+    WyckoffAssignment,
+    assign,
+    feasible_counts,
+    orbits_of,
+    parse_assignment,
+)
 
 
 @dataclass(frozen=True)
@@ -79,10 +86,14 @@ def generate(
     else:
         compositions = batch_compositions(request, model.info)
     starts = request.starts() if request.start_structures else _seeds(request, model, compositions)
+    assignments = None
     if starts is not None:
-        compositions = [s.composition for s in starts]
         if request.start_time >= 1.0:  # noised to t = 1 nothing of the start is left: generate its composition
-            starts = None
+            compositions, starts = [s.composition for s in starts], None
+        elif request.start_types == "keep" and (request.start_symmetry == "keep" or not request.start_structures):
+            starts, assignments = _symmetric_starts(starts)
+        if starts is not None:
+            compositions = [s.composition for s in starts]
     if compositions is None:
         counts, conditions = atom_counts(request), [request.conditions] * request.n
         hook = None
@@ -96,6 +107,7 @@ def generate(
     if request.constrains_symmetry:
         assignments = [fixed] * request.n if fixed else _assignments(request, counts, compositions)
         counts = [a.n_atoms for a in assignments]
+    if assignments is not None:
         hook = SymmetryProjection(assignments)  # holds the types per orbit, composition included
     structures: list[Structure | None] = []
     failures: list[str | None] = []
@@ -152,6 +164,20 @@ def _assignments(
         except NoAssignment as exc:
             raise InvalidRequest(str(exc)) from None
     return out
+
+
+def _symmetric_starts(starts: list[Structure]) -> tuple[list[Structure], list[WyckoffAssignment]]:
+    """Each start in its conventional cell, orbit by orbit, with the Wyckoff assignment that keeps its space group
+    and orbits through the variation; a start whose conventional cell would exceed the sampler's limit stays as it
+    is, in P1."""
+    out, assignments = [], []
+    for start in starts:
+        rebuilt, assignment = orbits_of(start)
+        if len(rebuilt) > MAX_GENERATED_ATOMS:
+            rebuilt, assignment = start, WyckoffAssignment.p1(start)
+        out.append(rebuilt)
+        assignments.append(assignment)
+    return out, assignments
 
 
 def _seeds(

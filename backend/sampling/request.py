@@ -18,6 +18,7 @@ COMPOSITION_SOURCES = ("auto", "proposer", "prototypes", "model")
 SYMMETRY_MODES = ("auto", "condition", "constrain", "both")
 CELL_VOLUME_MODES = ("auto", "composition", "model")
 START_TYPES = ("keep", "mask")
+START_SYMMETRY = ("free", "keep")  # a start structure's space group: left to the variation, or held
 MAX_ELEMENTS = 7
 NONNEGATIVE_TARGETS = {
     "dft_band_gap",
@@ -138,7 +139,9 @@ class GenerationRequest:
 
     ``start_structures`` (pymatgen JSON, one for every crystal or one per crystal) starts each crystal from that
     structure noised to ``start_time`` (partial diffusion, :mod:`backend.sampling.start`); its types are kept or,
-    with ``start_types="mask"``, redrawn by the model within its composition.
+    with ``start_types="mask"``, redrawn by the model within its composition. ``start_symmetry="keep"`` holds the
+    start's space group and Wyckoff orbits through the variation (its conventional cell, projected every step by
+    :class:`~backend.symmetry.projection.SymmetryProjection`); prototype seeds always keep theirs.
 
     ``cell_volume``: ``composition`` holds each cell at the volume its composition takes
     (:mod:`backend.sampling.cell_volume`), ``model`` leaves the volume to the model, ``auto`` is composition for
@@ -178,6 +181,7 @@ class GenerationRequest:
     start_structures: tuple[str, ...] = ()
     start_time: float = 0.3
     start_types: str = "keep"
+    start_symmetry: str = "free"
 
     @property
     def denoising_steps(self) -> int:
@@ -280,6 +284,10 @@ class GenerationRequest:
             raise InvalidRequest(f"start time must be in (0, 1] (got {self.start_time})")
         if self.start_types not in START_TYPES:
             raise InvalidRequest(f"start types must be one of {', '.join(START_TYPES)}")
+        if self.start_symmetry not in START_SYMMETRY:
+            raise InvalidRequest(f"start symmetry must be one of {', '.join(START_SYMMETRY)}")
+        if self.start_symmetry == "keep" and self.start_types != "keep":
+            raise InvalidRequest("keeping the start's symmetry keeps its atoms on their orbits: keep its types too")
         if self.composition_source == "prototypes" and self.space_group is not None:
             raise InvalidRequest("prototype seeds bring their own symmetry: give no space group with them")
         if not self.start_structures:

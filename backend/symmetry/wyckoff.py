@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
+from pymatgen.core import Structure
+
+from backend.structures import SYMPREC
 
 MAX_LISTED_ATOMS = 40  # feasible atom counts are listed up to this many atoms
 
@@ -47,6 +50,11 @@ class WyckoffAssignment:
     def label(self) -> str:
         """``4a:Na,4b:Cl`` (``4a:?`` where the model chooses the element)."""
         return ",".join(f"{o.multiplicity}{o.letter}:{o.element or '?'}" for o in self.orbits)
+
+    @classmethod
+    def p1(cls, structure: Structure) -> WyckoffAssignment:
+        """Every atom its own orbit of P1, element kept: the projection leaves such a crystal free."""
+        return cls(1, tuple(Orbit("a", 1, site.specie.symbol, 0) for site in structure))
 
     def to_json(self) -> str:
         return json.dumps({"space_group": self.space_group, "orbits": [asdict(o) for o in self.orbits]})
@@ -163,3 +171,37 @@ def parse_assignment(number: int, text: str) -> WyckoffAssignment:
     if repeated:
         raise NoAssignment(f"Wyckoff position {', '.join(repeated)} has no free parameter and can be occupied once")
     return WyckoffAssignment(number, tuple(orbits))
+
+
+def orbits_of(structure: Structure, symprec: float = SYMPREC) -> tuple[Structure, WyckoffAssignment]:
+    """A structure's own symmetry as the projection holds it: its conventional cell rebuilt orbit by orbit, each
+    orbit's members in its Wyckoff position's order, with the matching assignment (each orbit's element given).
+
+    pyxtal reads the orbits at ``symprec``; where its reading is in a non-standard setting the rebuilt cell would not
+    be the structure, so the round trip is checked and the structure kept as it is, in P1 (every atom its own
+    orbit: the projection then leaves it free).
+    """
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.core import Lattice
+    from pyxtal import pyxtal
+
+    try:
+        reading = pyxtal()
+        reading.from_seed(structure, tol=symprec)
+        number = int(reading.group.number)
+        positions = group(number).Wyckoff_positions
+        species, coords, orbits = [], [], []
+        for site in reading.atom_sites:
+            wp = positions[site.wp.index]
+            if wp.letter != site.wp.letter:
+                raise ValueError("pyxtal read the orbits in a non-standard setting")
+            members = np.asarray(wp.apply_ops(site.position)) % 1.0
+            species += [site.specie] * len(members)
+            coords += list(members)
+            orbits.append(Orbit(wp.letter, int(wp.multiplicity), str(site.specie), site.wp.index))
+        rebuilt = Structure(Lattice(reading.lattice.matrix), species, coords)
+        if not StructureMatcher().fit(rebuilt, structure):
+            raise ValueError("the orbits pyxtal read do not rebuild the structure")
+        return rebuilt, WyckoffAssignment(number, tuple(orbits))
+    except Exception:  # noqa: BLE001 - pyxtal's many ways of not reading a cell all mean: keep it as it is
+        return structure.copy(), WyckoffAssignment.p1(structure)
