@@ -15,7 +15,7 @@ st.set_page_config(page_title="Crystal Canvas", page_icon=str(ASSETS / "icon.png
 def data_folder_ready() -> bool:
     """Every page needs the job store: an unwritable or full data folder is said once, here, not as a traceback."""
     from backend.app_support import services
-    from backend.jobs import DataDirError
+    from backend.jobs.store import DataDirError
 
     try:
         services(warm_up=True)

@@ -19,7 +19,9 @@ import plotly.graph_objects as go
 from pymatgen.core import Structure
 
 from backend.evaluation import read_summary, requested_outcomes
-from backend.jobs import JobRunner, JobStore, latest_frames, spec_of
+from backend.jobs.kinds import spec_of
+from backend.jobs.runner import JobRunner
+from backend.jobs.store import JobStore
 from backend.metrics import BatchRates, batch_rates, statistics_table
 from backend.paths import ROOT
 from backend.runtime import steady_import_path
@@ -103,7 +105,7 @@ def live_figure(store: JobStore, job_id: str, host_atoms: int = 0) -> go.Figure 
 
 @lru_cache(maxsize=32)
 def _live_figure(store: JobStore, job_id: str, frame_count: int, host_atoms: int) -> go.Figure | None:
-    frames = latest_frames(store, job_id)
+    frames = store.latest_frames(job_id)
     return frames_figure(frames, host_atoms=host_atoms) if frames else None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.jobs import JobStore
+from backend.jobs.store import JobStore
 
 
 def job_progress(store: JobStore, job_id: str, label: str) -> None:

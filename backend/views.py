@@ -7,7 +7,7 @@ offline and in a classroom without internet.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,15 +16,67 @@ from ase.data import chemical_symbols
 from ase.data.colors import jmol_colors
 from pymatgen.core import Structure
 
-from backend.sampling.trajectory import Frame
+from backend.frames import Frame
 
 LOCAL_3DMOL = "/app/static/3Dmol-min.js"
 MASKED_COLOR = "rgb(150,150,150)"
 
 
-def _rgb(z: int) -> str:
-    r, g, b = (255 * jmol_colors[z]).astype(int)
-    return f"rgb({r},{g},{b})"
+MIN_COLOR_DIFFERENCE = 40.0  # CIE76 ΔE below which two elements' Jmol colours are hard to tell apart in one view
+# replacements for an element whose Jmol colour is too close to one already shown (Plotly's Dark24, sRGB 0-255)
+DISTINCT_COLORS = (
+    (46, 145, 229),
+    (225, 95, 153),
+    (28, 167, 28),
+    (251, 13, 13),
+    (218, 22, 255),
+    (34, 42, 42),
+    (182, 129, 0),
+    (117, 13, 134),
+    (235, 102, 59),
+    (81, 28, 251),
+    (0, 160, 139),
+    (251, 0, 209),
+    (252, 0, 128),
+    (178, 130, 141),
+    (108, 124, 50),
+    (119, 138, 174),
+    (134, 42, 22),
+    (167, 119, 241),
+    (98, 0, 66),
+    (22, 22, 167),
+    (218, 96, 202),
+    (108, 69, 22),
+    (13, 42, 99),
+    (175, 0, 56),
+)
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of sRGB colours in 0-1: distances in it track how different colours look."""
+    linear = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    xyz = linear @ np.array([[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]])
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def element_colors(numbers: Iterable[int]) -> dict[int, str]:
+    """Jmol colours for the elements of one figure, except that an element whose colour is within
+    :data:`MIN_COLOR_DIFFERENCE` of one already given takes the first of :data:`DISTINCT_COLORS` far enough from all
+    of them (Dy, Er and Sm are three greens; O and Fe, ΔE 38, red and orange at marker size); lighter elements keep
+    theirs."""
+    given: dict[int, np.ndarray] = {}
+    for z in sorted(set(numbers)):
+        rgb = np.asarray(jmol_colors[z], dtype=float)
+        if any(np.linalg.norm(_lab(rgb) - _lab(other)) < MIN_COLOR_DIFFERENCE for other in given.values()):
+            for option in DISTINCT_COLORS:
+                candidate = np.array(option) / 255
+                if all(np.linalg.norm(_lab(candidate) - _lab(o)) >= MIN_COLOR_DIFFERENCE for o in given.values()):
+                    rgb = candidate
+                    break
+        given[z] = rgb
+    return {z: "rgb({},{},{})".format(*(255 * rgb).round().astype(int)) for z, rgb in given.items()}
 
 
 def _cell_edges(lattice: np.ndarray) -> tuple[list[float | None], ...]:
@@ -37,17 +89,25 @@ def _cell_edges(lattice: np.ndarray) -> tuple[list[float | None], ...]:
     return xs, ys, zs
 
 
-def frames_figure(frames: Sequence[Frame], columns: int = 4, height: int = 320, host_atoms: int = 0) -> go.Figure:
+def frames_figure(
+    frames: Sequence[Frame],
+    columns: int = 4,
+    height: int = 320,
+    host_atoms: int = 0,
+    shown: Sequence[Frame] = (),
+) -> go.Figure:
     """One 3D panel per crystal: cell edges and atoms coloured by their current most likely element.
 
     Marker size grows with the model's confidence in that element; atoms whose type is still masked
     are grey. Hover shows element, confidence and position. With ``host_atoms`` (inpainting), the first
     that many atoms of every crystal are the host: drawn small and translucent, guests stand out.
     The figure is built from plain dicts: plotly's ``make_subplots`` took 60 ms for four panels, which
-    every watching browser paid once a second.
+    every watching browser paid once a second. ``shown``: every frame an animation of the figure will show, so
+    colours and legend entries stay the same across them.
     """
     frames = list(frames)
-    return go.Figure(data=_panels(frames, host_atoms), layout=_panel_layout(frames, columns, height))
+    colors, legend = _key(list(shown) or frames)
+    return go.Figure(data=_panels(frames, host_atoms, colors) + legend, layout=_panel_layout(frames, columns, height))
 
 
 def _scene(index: int) -> str:
@@ -57,7 +117,7 @@ def _scene(index: int) -> str:
 HOST_ATOM_SIZE = 4  # an inpainting host's atoms: the smallest marker guests can have, so guests stand out
 
 
-def _panels(frames: Sequence[Frame], host_atoms: int) -> list[dict]:
+def _panels(frames: Sequence[Frame], host_atoms: int, colors: dict[int, str]) -> list[dict]:
     """Cell edges and atoms of every crystal, each in its own scene."""
     traces = []
     for index, frame in enumerate(frames):
@@ -77,7 +137,7 @@ def _panels(frames: Sequence[Frame], host_atoms: int) -> list[dict]:
             )
         )
         cart = (frame.frac_coords % 1.0) @ frame.lattice
-        colors = [MASKED_COLOR if m else _rgb(int(z)) for z, m in zip(frame.likely_z, frame.masked)]
+        shades = [MASKED_COLOR if m else colors[int(z)] for z, m in zip(frame.likely_z, frame.masked)]
         text = [
             f"{chemical_symbols[int(z)]}{' (undecided)' if m else ''} p={c:.2f}"
             for z, m, c in zip(frame.likely_z, frame.masked, frame.confidence)
@@ -99,19 +159,20 @@ def _panels(frames: Sequence[Frame], host_atoms: int) -> list[dict]:
                     hovertext=text[part],
                     hoverinfo="text",
                     opacity=opacity,
-                    marker=dict(size=sizes[part], color=colors[part], line=dict(width=0.5, color="black")),
+                    marker=dict(size=sizes[part], color=shades[part], line=dict(width=0.5, color="black")),
                 )
             )
-    return traces + _legend(frames)
+    return traces
 
 
-def _legend(frames: Sequence[Frame]) -> list[dict]:
-    """One legend entry per element shown (Jmol colours), and grey for atoms whose element is undecided."""
-    decided = sorted({int(z) for f in frames for z, m in zip(f.likely_z, f.masked) if not m})
-    entries = [(chemical_symbols[z], _rgb(z)) for z in decided]
+def _key(frames: Sequence[Frame]) -> tuple[dict[int, str], list[dict]]:
+    """Colours of the elements decided anywhere in ``frames`` and one legend entry for each (grey for atoms whose
+    element is undecided): the same traces in every animation frame, so the legend never repeats an element."""
+    colors = element_colors(int(z) for f in frames for z, m in zip(f.likely_z, f.masked) if not m)
+    entries = [(chemical_symbols[z], color) for z, color in colors.items()]
     if any(m for f in frames for m in f.masked):
         entries.append(("undecided", MASKED_COLOR))
-    return [
+    return colors, [
         dict(
             type="scatter3d",
             scene="scene",
@@ -151,7 +212,7 @@ def _panel_layout(frames: Sequence[Frame], columns: int, height: int) -> dict:
             xaxis=hidden,
             yaxis=hidden,
             zaxis=hidden,
-            aspectmode="data",
+            **_box(frame.lattice),
         )
         layout["annotations"].append(
             dict(
@@ -167,6 +228,15 @@ def _panel_layout(frames: Sequence[Frame], columns: int, height: int) -> dict:
             )
         )
     return layout
+
+
+def _box(lattice: np.ndarray) -> dict:
+    """True proportions with the cell's longest extent as the unit: plotly's ``aspectmode="data"`` scales the
+    extents' geometric mean to one instead, so a tall or flat cell ran out of its panel."""
+    corners = np.array(list(itertools.product((0, 1), repeat=3))) @ lattice
+    span = np.ptp(corners, axis=0)
+    ratio = span / span.max() if span.max() > 0 else np.ones(3)
+    return dict(aspectmode="manual", aspectratio=dict(x=ratio[0], y=ratio[1], z=ratio[2]))
 
 
 def _title(frame: Frame) -> str:
@@ -213,8 +283,10 @@ def trajectory_figure(
     if len(steps) > max_frames:  # keep the page light: evenly spaced steps, always the last one
         keep = np.linspace(0, len(steps) - 1, max_frames).round().astype(int)
         steps = [steps[i] for i in sorted(set(keep))]
-    figure = frames_figure(frames_by_step[steps[-1]], columns=columns, host_atoms=host_atoms)
-    figure.frames = [go.Frame(data=_panels(frames_by_step[s], host_atoms), name=str(s)) for s in steps]
+    shown = [f for s in steps for f in frames_by_step[s]]
+    colors, legend = _key(shown)
+    figure = frames_figure(frames_by_step[steps[-1]], columns=columns, host_atoms=host_atoms, shown=shown)
+    figure.frames = [go.Frame(data=_panels(frames_by_step[s], host_atoms, colors) + legend, name=str(s)) for s in steps]
     figure.update_layout(
         updatemenus=[
             dict(

@@ -7,7 +7,8 @@ from streamlit.errors import StreamlitAPIException
 
 from backend.app_support import bundled_hosts, local_models, model_info, models_folder, read_upload, services
 from backend.compositions.proposer import proposal_table
-from backend.jobs import CspSpec, JobRefused
+from backend.jobs.kinds import CspSpec
+from backend.jobs.runner import JobRefused
 from backend.paths import ASSETS
 from backend.prototypes.retrieval import prototype_starts
 from backend.sampling import (

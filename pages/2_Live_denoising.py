@@ -5,7 +5,8 @@ import uuid
 import streamlit as st
 
 from backend.app_support import for_display, job_failures, job_table, live_figure, services
-from backend.jobs import InpaintSpec, JobRefused, spec_of
+from backend.jobs.kinds import InpaintSpec, spec_of
+from backend.jobs.runner import JobRefused
 from backend.paths import ASSETS
 from backend.views import trajectory_figure
 

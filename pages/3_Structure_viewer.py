@@ -17,7 +17,7 @@ from backend.app_support import (
     structure_facts,
     verification_of,
 )
-from backend.jobs import JobRefused
+from backend.jobs.runner import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import GenerationRequest, InvalidRequest, ModelUnavailable
 from backend.screening.folders import screen_folders, screen_view

@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from backend.app_support import for_display, job_zip, relaxation, services
-from backend.jobs import JobRefused, VerifySpec, spec_of
+from backend.jobs.kinds import VerifySpec, spec_of
+from backend.jobs.runner import JobRefused
 from backend.metrics.rates import DEFINITIONS
 from backend.page_parts import job_progress
 from backend.paths import ASSETS

@@ -17,7 +17,7 @@ from backend.inpainting import (
     prepare_framework,
     smallest_supercells,
 )
-from backend.jobs import JobRefused
+from backend.jobs.runner import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import InvalidRequest, ModelUnavailable
 from backend.structures import StructureFileError

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from backend.app_support import for_display, services
-from backend.jobs import JobRefused
+from backend.jobs.runner import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import InvalidRequest, ModelUnavailable, parse_space_group
 from backend.screening import ScreenConfig

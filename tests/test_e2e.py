@@ -203,7 +203,7 @@ def test_every_page_with_a_failed_crystal_shows_no_traceback(browser, tmp_path):
     """Generate -> Live -> Viewer -> Relax & hull -> Inpainting -> Screening, on a job with one failed crystal."""
     from generation_folder import DATA, FAILURE, write_generation_folder
 
-    from backend.jobs import JobStore
+    from backend.jobs.store import JobStore
     from backend.screening import Screen, ScreenConfig
 
     data = tmp_path / "data"

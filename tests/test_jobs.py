@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.jobs import GenerateSpec, JobRefused, JobRunner, JobStore, latest_frames
+from backend.jobs.kinds import GenerateSpec
+from backend.jobs.runner import JobRefused, JobRunner
+from backend.jobs.store import JobStore
 from backend.sampling import GenerationRequest
 
 
@@ -31,7 +33,7 @@ def test_generation_job_persists_frames_and_files(runner, tmp_path):
     job = wait_for(runner.store, job_id)
     assert job.status == "done", job.error
     assert runner.store.frame_count(job_id) == 2 * 8
-    assert len(latest_frames(runner.store, job_id)) == 2
+    assert len(runner.store.latest_frames(job_id)) == 2
     assert (runner.store.folder(job_id) / "summary.csv").is_file()
     reopened = JobStore(tmp_path / "data")
     assert reopened.get(job_id).status == "done"
@@ -97,7 +99,7 @@ def test_every_kind_round_trips_through_the_store(tmp_path):
     from pymatgen.core import Lattice, Structure
 
     from backend.inpainting import InpaintRequest
-    from backend.jobs import InpaintSpec, RelaxSpec, spec_of
+    from backend.jobs.kinds import InpaintSpec, RelaxSpec, spec_of
 
     runner = idle_runner(tmp_path / "data")
     host = Structure(Lattice.cubic(4.0), ["Cl", "Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])
@@ -116,7 +118,7 @@ def test_every_kind_round_trips_through_the_store(tmp_path):
 
 
 def test_unusable_data_dir_is_reported(tmp_path):
-    from backend.jobs import DataDirError
+    from backend.jobs.store import DataDirError
 
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -128,7 +130,8 @@ WORKER = """
 import sys, time
 from backend.runtime import configure_threads
 configure_threads()
-from backend.jobs import JobRunner, JobStore
+from backend.jobs.runner import JobRunner
+from backend.jobs.store import JobStore
 from backend.sampling import GenerationRequest
 runner = JobRunner(JobStore(sys.argv[1]), device="cpu").start()
 done = runner.submit_generation("srv", "default", GenerationRequest(n=1, atoms=3, steps=3, seed=0))
@@ -323,3 +326,12 @@ def test_a_screen_for_a_folder_holding_another_screen_is_refused(runner, tmp_pat
     rerun = runner.submit_screen("fay", config.with_thresholds(max_e_hull=0.5))  # thresholds only: allowed
     assert wait_for(runner.store, rerun).status == "done"
     assert "E_hull <= 0.5" in (config.out / "funnel.csv").read_text()
+
+
+def test_the_job_store_and_its_frames_open_without_torch():
+    """Thirty pages poll the store every second: opening it must not load the sampler's torch."""
+    import subprocess
+    import sys
+
+    code = "import sys, backend.jobs.store, backend.frames; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent).returncode == 0

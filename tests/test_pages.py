@@ -108,7 +108,7 @@ def test_viewer_shows_facts_and_downloads(services, generated):
 
 
 def test_relax_and_hull_page(services, generated):
-    from backend.jobs import spec_of
+    from backend.jobs.kinds import spec_of
 
     store, _ = services
     app = page("4_Relax_and_hull.py")

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from backend.app_support import live_figure
-from backend.jobs import JobStore
-from backend.sampling.trajectory import Frame
+from backend.frames import Frame
+from backend.jobs.store import JobStore
 from backend.views import frames_figure, trajectory_figure
 
 
@@ -45,6 +45,42 @@ def test_trajectory_animation_keeps_the_host_apart_in_every_frame():
     figure = trajectory_figure(by_step, max_frames=10, host_atoms=2)
     assert 9 <= len(figure.frames) <= 10 and figure.frames[-1].name == "99"
     assert all(len(f.data) == 6 + 4 for f in figure.frames)  # two crystals' traces and the element legend
+
+
+def test_animation_legend_lists_each_element_once_in_every_frame():
+    """Elements decided late (Fe here) are in the legend from the first frame on; Play never adds entries."""
+    by_step = {}
+    for step in range(12):
+        crystal = frame(0, step)
+        late = np.array([3, 3, 8, 8, 26 if step >= 6 else 8])
+        by_step[step] = [Frame(**{**crystal.__dict__, "likely_z": late})]
+    figure = trajectory_figure(by_step, max_frames=12)
+    legends = [[t.name for t in f.data if t.showlegend] for f in figure.frames]
+    assert all(names == ["Li", "O", "Fe", "undecided"] for names in legends)
+    assert [t.name for t in figure.data if t.showlegend] == ["Li", "O", "Fe", "undecided"]
+
+
+def test_elements_of_alike_jmol_colours_are_told_apart():
+    from backend.views import MIN_COLOR_DIFFERENCE, _lab, element_colors
+
+    def rgb(text: str) -> np.ndarray:
+        return np.array([int(v) for v in text[4:-1].split(",")]) / 255
+
+    for numbers in ([8, 26], [62, 66, 68], [3, 8, 15, 26]):  # O/Fe; Sm, Dy, Er; olivine's Li, O, P, Fe
+        colors = [rgb(c) for c in element_colors(numbers).values()]
+        gaps = [np.linalg.norm(_lab(a) - _lab(b)) for i, a in enumerate(colors) for b in colors[i + 1 :]]
+        assert min(gaps) >= MIN_COLOR_DIFFERENCE
+    assert element_colors([11, 17]) == {11: "rgb(171,92,242)", 17: "rgb(31,240,31)"}  # distinct Jmol colours stay
+
+
+def test_tall_and_flat_cells_fit_their_panel():
+    crystals = [
+        Frame(**{**frame(i, 0).__dict__, "lattice": np.diag(d)}) for i, d in enumerate([[4, 4, 24], [15, 15, 3]])
+    ]
+    figure = frames_figure(crystals)
+    tall, flat = figure.layout.scene.aspectratio, figure.layout.scene2.aspectratio
+    assert (tall.x, tall.y, tall.z) == (4 / 24, 4 / 24, 1.0)
+    assert max(flat.x, flat.y, flat.z) == 1.0 and flat.z == 3 / 15
 
 
 def test_live_figure_is_built_once_per_new_frame(tmp_path):

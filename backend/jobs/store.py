@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.sampling.trajectory import Frame
+from backend.frames import Frame
 
 ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
@@ -245,6 +245,17 @@ class JobStore:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM frames WHERE job_id=?", (job_id,)).fetchone()[0]
 
+    def latest_frames(self, job_id: str) -> list[Frame]:
+        """The most recent frame of every crystal of a job (what the live view draws)."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT f.* FROM frames f JOIN (SELECT crystal, MAX(step) AS step FROM frames WHERE job_id=?
+                   GROUP BY crystal) m ON f.crystal = m.crystal AND f.step = m.step WHERE f.job_id=?
+                   ORDER BY f.crystal""",
+                (job_id, job_id),
+            ).fetchall()
+        return [_frame_from_row(r) for r in rows]
+
     def all_frames(self, job_id: str) -> list[Frame]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM frames WHERE job_id=? ORDER BY crystal, step", (job_id,)).fetchall()
@@ -266,14 +277,3 @@ def _job(row: sqlite3.Row) -> Job:
         started=row["started"],
         finished=row["finished"],
     )
-
-
-def latest_frames(store: JobStore, job_id: str) -> list[Frame]:
-    """The most recent frame of every crystal of a job (what the live view draws)."""
-    with store._lock:
-        rows = store._db.execute(
-            """SELECT f.* FROM frames f JOIN (SELECT crystal, MAX(step) AS step FROM frames WHERE job_id=?
-               GROUP BY crystal) m ON f.crystal = m.crystal AND f.step = m.step WHERE f.job_id=? ORDER BY f.crystal""",
-            (job_id, job_id),
-        ).fetchall()
-    return [_frame_from_row(r) for r in rows]

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from pymatgen.core import Structure
 
+from backend.frames import Frame
 from backend.sampling import GenerationRequest, LoadedModel
 from backend.sampling.engine import MASK_TOKEN_OFFSET, build_sampler, conditioning_batch
 from backend.sampling.start import clean_batch
-from backend.sampling.trajectory import Frame
 
 TYPES_SHOWN = 5  # elements listed per atom in the type-probability bars
 

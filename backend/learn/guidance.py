@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pymatgen.core import Structure
 
+from backend.frames import Frame
 from backend.sampling import GenerationRequest, LoadedModel, generate
-from backend.sampling.trajectory import Frame
 
 GUIDANCE_SCALES = (0.0, 1.0, 2.0)
 

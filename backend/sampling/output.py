@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from backend.frames import Frame
 from backend.metrics.sanity import sanity
 from backend.sampling.generate import GenerationResult
-from backend.sampling.trajectory import Frame, write_extxyz
+from backend.sampling.trajectory import write_extxyz
 from backend.structures import describe, safe_name, write_cif
 
 

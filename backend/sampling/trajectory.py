@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
+from backend.frames import Frame
 from backend.sampling.engine import StepControl, StepState
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One crystal at one denoising step, as the live view draws it."""
-
-    crystal: int
-    step: int
-    t: float
-    noise: float
-    lattice: np.ndarray  # (3, 3) rows are lattice vectors, Å
-    frac_coords: np.ndarray  # (n, 3)
-    likely_z: np.ndarray  # (n,) most probable element under the model's current belief
-    confidence: np.ndarray  # (n,) probability of that element
-    masked: np.ndarray  # (n,) True where the sampled type is still the mask token
-    failed: bool
 
 
 def frames_from_state(state: StepState) -> list[Frame]:
