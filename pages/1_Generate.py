@@ -186,12 +186,13 @@ if submitted or previewed:
             start_symmetry="keep" if start_mode != "noise" and keep_symmetry else "free",
         )
         request.validate(info)
-        proposed = proposals(request, info)
-        if proposed is not None:
-            st.subheader("Proposed compositions")
-            st.dataframe(proposal_table(proposed), hide_index=True)
-        elif previewed:
-            st.info(composition_preview_note(request, info))
+        if previewed:  # a submitted job goes straight to the live view: proposing twice delayed its first frame
+            proposed = proposals(request, info)
+            if proposed is not None:
+                st.subheader("Proposed compositions")
+                st.dataframe(proposal_table(proposed), hide_index=True)
+            else:
+                st.info(composition_preview_note(request, info))
         job_id = runner.submit_generation(owner, spec, request) if submitted else None
     except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
         st.error(str(exc))

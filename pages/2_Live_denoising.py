@@ -45,13 +45,14 @@ if store.get(job_id).kind == "inpaint":
     )
 
 
-@st.fragment(run_every=1.0)
-def live_view() -> None:
+def live_view(waiting: bool) -> None:
     job = store.get(job_id)
     if not job.active:
         st.rerun()  # switch to the finished view once, then stop polling
-    st.progress(job.progress, text=f"{job.status}: {job.message or 'waiting in the queue'}")
     figure = live_figure(store, job_id, host_atoms)
+    if waiting and figure is not None:
+        st.rerun()  # the first frame is in: poll at the steady pace from now on
+    st.progress(job.progress, text=f"{job.status}: {job.message or 'waiting in the queue'}")
     if figure is not None:
         st.plotly_chart(figure, key="live-figure")
 
@@ -62,7 +63,9 @@ if job.active:
     if st.button("Cancel job"):
         store.request_cancel(job_id)
         st.toast("Cancel requested: the job stops after its current step.")
-    live_view()
+    # A fast poll until the first frame (it lands well under a second after the click), then once a second
+    waiting = store.frame_count(job_id) == 0
+    st.fragment(live_view, run_every=0.2 if waiting else 1.0)(waiting)
 else:
     if job.status == "failed":
         st.error(f"Job failed: {job.error}")

@@ -83,9 +83,9 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
     job_url = page.url
     page.screenshot(path=shots / "live.png")
     print(f"\nlive view: first frame {first_frame:.1f} s after the submit click")
-    # warm server, 2-core reference machine with benchmarks running beside it: 1.9 s once, 5.4 s another time (the
-    # 2 s target is not held yet: issue 27); this bound catches a regression, not the target
-    assert first_frame < 10, f"live view took {first_frame:.1f} s after the click (target 2 s)"
+    # warm server, 2-core reference machine: 1.3 s with two benchmarks running beside it (the live view polls every
+    # 0.2 s until the first frame; the Generate page no longer proposes compositions before switching)
+    assert first_frame <= 2.0, f"live view took {first_frame:.1f} s after the click (at most 2 s)"
     page.close()  # closing the tab must not stop the job
 
     again = context.new_page()
