@@ -18,11 +18,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from pymatgen.core import Structure
 
-from backend.evaluation import read_summary, requested_outcomes
+from backend.evaluation import read_summary, write_rates
 from backend.jobs.kinds import spec_of
 from backend.jobs.runner import JobRunner
 from backend.jobs.store import JobStore
-from backend.metrics import BatchRates, batch_rates, statistics_table
+from backend.metrics import BatchRates, statistics_table
 from backend.paths import ROOT
 from backend.runtime import steady_import_path
 from backend.sampling import ModelInfo, load_model
@@ -186,18 +186,24 @@ class Relaxation:
         return self.relaxed[self.relaxed.e_above_hull <= max_e_hull]
 
 
+@lru_cache(maxsize=16)
 def relaxation(store: JobStore, job_id: str) -> Relaxation:
-    results = pd.read_csv(store.folder(job_id) / "results.csv", keep_default_na=False, dtype={"name": str})
+    """A finished relaxation job, read once per server: its folder no longer changes, and its rates were written
+    when it finished (``metrics.csv``; computed here once for a job from before that file existed)."""
+    folder = store.folder(job_id)
+    results = pd.read_csv(folder / "results.csv", keep_default_na=False, dtype={"name": str})
     relaxed = results[results.error == ""].copy()
     for column in ("e_above_hull", "e_form_per_atom", "energy_per_atom"):
         relaxed[column] = pd.to_numeric(relaxed[column])
     files = job_structures(store, job_id)
     relaxed = relaxed[[f"{name}_relaxed" in files for name in relaxed.name]]
     structures = tuple(files[f"{name}_relaxed"] for name in relaxed.name)
-    source = spec_of(store.get(job_id)).source
-    summary = read_summary(store.folder(source)) if source else None
-    requested, e_hull = requested_outcomes(results, dict(zip(relaxed.name, structures)), summary)
-    _, rates = batch_rates(requested, e_hull)
+    if (folder / "metrics.csv").is_file():
+        rates = BatchRates.read(folder / "metrics.csv")
+    else:
+        source = spec_of(store.get(job_id)).source
+        summary = read_summary(store.folder(source)) if source else None
+        _, rates = write_rates(folder, dict(zip(relaxed.name, structures)), summary)
     return Relaxation(results, relaxed, structures, rates, statistics_table(list(structures), label="relaxed"))
 
 

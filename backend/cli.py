@@ -227,8 +227,8 @@ def run_relax(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from backend.evaluation import read_summary, requested_outcomes
-    from backend.metrics import batch_rates, statistics_table
+    from backend.evaluation import read_summary, write_rates
+    from backend.metrics import statistics_table
     from backend.structures import StructureFileError, read_structure
 
     if not args.folder.is_dir():
@@ -244,12 +244,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             relaxed[name] = read_structure(args.folder / f"{name}_relaxed.cif")
         except StructureFileError as exc:
             print(f"error: {name}: {exc}", file=sys.stderr)
-    structures, e_hull = requested_outcomes(results, relaxed, read_summary(args.folder))
+    structures, rates = write_rates(args.folder, relaxed, read_summary(args.folder))
     if not structures:
         raise UserError(f"no crystals to evaluate in {args.folder}")
-    table, rates = batch_rates(structures, e_hull)
-    table.to_csv(args.folder / "metrics_per_crystal.csv", index=False)
-    rates.frame().to_csv(args.folder / "metrics.csv", index=False)
     print(f"crystals requested {rates.requested} (failed generation or relaxation count as neither valid nor stable)")
     for name, rate in rates.rates:
         print(f"{name:<26}{rate.text:>22}")

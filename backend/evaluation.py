@@ -14,6 +14,7 @@ import pandas as pd
 from pymatgen.core import Structure
 
 from backend.inpainting.guests import guest_host_clearance, host_mask
+from backend.metrics.rates import BatchRates, batch_rates
 from backend.metrics.sanity import sanity
 from backend.relax import Potential, RelaxProgress, RelaxResult, relax_structures
 from backend.relax.relaxer import ProgressCallback
@@ -176,6 +177,20 @@ def requested_outcomes(
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+def write_rates(
+    folder: Path, relaxed: Mapping[str, Structure], summary: pd.DataFrame | None
+) -> tuple[list[Structure | None], BatchRates]:
+    """The batch rates of a relaxation folder (its ``results.csv``; ``relaxed`` by name, ``summary`` the source
+    job's), written once as ``metrics.csv`` and ``metrics_per_crystal.csv`` for every later reader: a relaxation job
+    when it finishes, ``crystal-canvas evaluate``. Novelty is a StructureMatcher search, too slow for a page rerun."""
+    results = pd.read_csv(folder / "results.csv", keep_default_na=False, dtype={"name": str})
+    structures, e_hull = requested_outcomes(results, relaxed, summary)
+    table, rates = batch_rates(structures, e_hull)
+    table.to_csv(folder / "metrics_per_crystal.csv", index=False)
+    rates.frame().to_csv(folder / "metrics.csv", index=False)
+    return structures, rates
+
+
 __all__ = [
     "CandidateReport",
     "RelaxProgress",
@@ -184,5 +199,6 @@ __all__ = [
     "relax_requested",
     "requested_outcomes",
     "reports_frame",
+    "write_rates",
     "write_reports",
 ]

@@ -128,6 +128,23 @@ def test_relax_and_hull_page(services, generated):
     ]
     assert any("crystals the source job was asked for" in c.value for c in app.caption)
     assert len(app.get("plotly_chart")) >= 1
+    assert (store.folder(relax.id) / "metrics.csv").is_file()  # the job wrote its rates when it finished
+
+    from backend import evaluation, metrics
+
+    calls = []
+    counted = metrics.rates.batch_rates
+
+    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        return counted(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(evaluation, "batch_rates", counting)
+        patch.setattr(metrics.rates, "batch_rates", counting)
+        app.run()
+        app.run()
+    assert not app.exception and calls == []  # reruns read metrics.csv: no rate, no novelty search recomputed
 
     {b.label: b for b in app.button}["Verify"].click().run()  # the best candidate by default
     assert not app.exception and not app.error

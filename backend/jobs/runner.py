@@ -388,7 +388,7 @@ class JobRunner:
         return "done"
 
     def _relax(self, job: Job, spec: RelaxSpec) -> str:
-        from backend.evaluation import relax_and_assess, write_reports
+        from backend.evaluation import read_summary, relax_and_assess, write_rates, write_reports
         from backend.relax import chgnet
         from backend.structures import StructureFileError, read_structure
 
@@ -422,7 +422,10 @@ class JobRunner:
             fix_host=spec.fix_host,
             keep_symmetry=spec.keep_symmetry,
         )
-        write_reports(reports, self.store.folder(job.id))
+        folder = self.store.folder(job.id)
+        write_reports(reports, folder)
+        relaxed = {r.name: r.relaxed for r in reports if r.relaxed is not None}
+        write_rates(folder, relaxed, read_summary(self.store.folder(spec.source)))  # once, for every reader
         skipped = f"; {len(unreadable)} unreadable files skipped" if unreadable else ""
         self.store.update(job.id, message=f"{sum(r.error is None for r in reports)} of {len(reports)} relaxed{skipped}")
         return "done"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from pymatgen.core import Structure
@@ -71,6 +72,14 @@ class BatchRates:
 
     def __getitem__(self, name: str) -> Rate:
         return dict(self.rates)[name]
+
+    @classmethod
+    def read(cls, path: Path) -> BatchRates:
+        """The rates a ``metrics.csv`` holds (as :meth:`frame` wrote them)."""
+        frame = pd.read_csv(path, keep_default_na=False)
+        rates = tuple((m, Rate(int(n), int(d))) for m, n, d in zip(frame.metric, frame.numerator, frame.denominator))
+        requested = dict(rates)["V"].denominator if rates else 0
+        return cls(requested, rates)
 
     def frame(self) -> pd.DataFrame:
         """metrics.csv: metric, numerator, denominator, rate, definition."""
