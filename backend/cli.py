@@ -335,7 +335,7 @@ def _start_structures(start_from: str | None, composition: str | None, n: int) -
 
 
 def run_csp(args: argparse.Namespace) -> int:
-    from backend.prototypes.csp import plan_candidates, rank, write_ranking
+    from backend.csp import plan_candidates, rank, write_ranking
     from backend.relax import chgnet
     from backend.sampling import load_model
 

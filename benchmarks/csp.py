@@ -5,7 +5,7 @@ Materials Project data): 100 materials of at most 20 atoms, of elements the mode
 formula is absent from the training data (the MP-20 subset), seed 0. MPTS-52 enters nothing else: the prototypes
 come from the training data only. Arms, in one run (arms side by side in ``--workers`` processes):
 
-- prototypes (``backend.prototypes.csp``, what ``crystal-canvas csp`` does): the 20 best prototypes of the
+- prototypes (``backend.csp``, what ``crystal-canvas csp`` does): the 20 best prototypes of the
   target's stoichiometry pattern by retrieval score, elements substituted (two assignments per structure type at
   most), the ``--prototypes`` lowest of them in CHGNet energy as dressed, relaxed within their space groups (with
   ``--variations`` also one partial-diffusion variation of each at t0 ``--start-time``); the same relaxations
@@ -39,7 +39,7 @@ from pymatgen.analysis.structure_matcher import StructureMatcher  # noqa: E402
 from pymatgen.core import Composition, Structure  # noqa: E402
 
 from backend.compositions.cell import cell_formula  # noqa: E402
-from backend.prototypes.csp import plan_candidates, rank  # noqa: E402
+from backend.csp import plan_candidates, rank  # noqa: E402
 from backend.relax import chgnet, relax_structures  # noqa: E402
 from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
 from backend.sampling.request import allowed_elements  # noqa: E402
@@ -153,7 +153,7 @@ def random_arm(targets: pd.DataFrame, structures: list[Structure], args: argpars
 
 
 def prototype_arms(targets: pd.DataFrame, structures: list[Structure], args: argparse.Namespace) -> list[dict]:
-    """The product's CSP (``backend.prototypes.csp``): k prototypes chosen by the energy screen among the 20 best
+    """The product's CSP (``backend.csp``): k prototypes chosen by the energy screen among the 20 best
     by retrieval score, one variation each with ``--variations`` (diffusion samples where fewer prototypes exist),
     relaxed within their space groups; the same relaxations ranked by retrieval score, by energy and (with
     variations) all by energy."""

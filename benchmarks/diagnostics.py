@@ -46,8 +46,8 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from pymatgen.core import Structure  # noqa: E402
 
+from backend.prototypes.index import composition_volume  # noqa: E402
 from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
-from backend.sampling.cell_volume import composition_volume  # noqa: E402
 from backend.sampling.engine import MASK_TOKEN_OFFSET, build_sampler  # noqa: E402
 from backend.train.data import _split_of  # noqa: E402
 from backend.train.settings import MP20_CSV  # noqa: E402

@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from pymatgen.core import Composition  # noqa: E402
 
+from backend.prototypes.index import composition_volume  # noqa: E402
 from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
-from backend.sampling.cell_volume import composition_volume  # noqa: E402
 
 TARGETS = "benchmarks/data/csp_targets.csv"
 

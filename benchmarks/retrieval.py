@@ -27,8 +27,8 @@ import pandas as pd  # noqa: E402
 from pymatgen.analysis.structure_matcher import StructureMatcher  # noqa: E402
 from pymatgen.core import Structure  # noqa: E402
 
+from backend.prototypes.index import composition_volume  # noqa: E402
 from backend.prototypes.retrieval import retrieve  # noqa: E402
-from backend.sampling.cell_volume import composition_volume  # noqa: E402
 
 TARGETS = "benchmarks/data/csp_targets.csv"
 MATCHER = StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from backend.app_support import for_display, services
+from backend.jobs.kinds import screen_job
 from backend.jobs.runner import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import InvalidRequest, ModelUnavailable, parse_space_group
@@ -17,7 +18,6 @@ from backend.screening.estimate import calibrate, estimate, machine_rates
 from backend.screening.folders import (
     new_screen_folder,
     screen_folders,
-    screen_job,
     screen_roots,
     screen_view,
     screen_zip,

@@ -5,9 +5,8 @@ import pytest
 from pymatgen.core import Composition, Structure
 
 from backend.paths import ASSETS
-from backend.prototypes.index import load_index
+from backend.prototypes.index import composition_volume, load_index
 from backend.sampling import GenerationRequest, generate
-from backend.sampling.cell_volume import composition_volume
 
 HOSTS = ASSETS / "data" / "hosts"
 

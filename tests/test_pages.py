@@ -398,8 +398,8 @@ def test_screening_page_starts_cancels_and_resumes_a_screen(services, monkeypatc
     it without generating a batch again, and the page's funnel is the folder's."""
     import pandas as pd
 
+    from backend.jobs.kinds import screen_job
     from backend.screening import screen as screen_module
-    from backend.screening.folders import screen_job
     from backend.screening.stages import StageLog
 
     store, _ = services

@@ -8,8 +8,8 @@ from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from backend.cli import main
+from backend.csp import screen
 from backend.paths import ASSETS
-from backend.prototypes.csp import screen
 from backend.prototypes.index import describe, load_index
 from backend.prototypes.retrieval import retrieve
 from backend.relax import chgnet

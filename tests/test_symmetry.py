@@ -7,9 +7,9 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from backend.relax import chgnet, relax_structures
 from backend.sampling import GenerationRequest, generate
+from backend.sampling.hooks.symmetry import project_lattice, project_orbit
 from backend.sampling.trajectory import TrajectoryRecorder
 from backend.symmetry.check import invariant
-from backend.symmetry.projection import project_lattice, project_orbit
 from backend.symmetry.wyckoff import assign, group
 
 

@@ -7,11 +7,12 @@ specs, so a kind's fields are written in one place and a page never digs in a pa
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 from pymatgen.core import Structure
 
 from backend.inpainting import InpaintRequest
-from backend.jobs.store import Job
+from backend.jobs.store import Job, JobStore
 from backend.sampling import GenerationRequest
 from backend.screening.config import ScreenConfig, config_dict
 
@@ -99,7 +100,7 @@ def _flags(params: dict) -> dict[str, bool]:
 
 @dataclass(frozen=True)
 class CspSpec:
-    """Crystal structure prediction for one composition (``backend.prototypes.csp``): ranked by CHGNet energy."""
+    """Crystal structure prediction for one composition (``backend.csp``): ranked by CHGNet energy."""
 
     model: str
     composition: str
@@ -162,3 +163,11 @@ SPECS: dict[str, type] = {
 def spec_of(job: Job) -> JobSpec:
     """The typed spec of a stored job."""
     return SPECS[job.kind].from_params(job.params)
+
+
+def screen_job(store: JobStore, folder: Path) -> Job | None:
+    """The newest job that ran (or runs) the screen in ``folder``; None for a screen run from the CLI."""
+    for job in store.jobs(kind=ScreenSpec.kind):
+        if Path(job.params["out"]).resolve() == folder.resolve():
+            return job
+    return None

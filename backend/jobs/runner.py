@@ -224,7 +224,7 @@ class JobRunner:
         return self._admit(owner, spec)
 
     def _csp(self, job: Job, spec: CspSpec) -> str:
-        from backend.prototypes.csp import plan_candidates, rank, write_ranking
+        from backend.csp import plan_candidates, rank, write_ranking
         from backend.relax import chgnet
         from backend.sampling import load_model
 

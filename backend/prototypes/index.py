@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Structure
+from pymatgen.core.periodic_table import Element
 
 from backend.paths import ASSETS
 from backend.structures import SYMPREC
@@ -30,6 +31,7 @@ MP20_CSV = ASSETS / "data" / "mp20" / "mp20_subset.csv.gz"
 PROTOTYPE_DIR = ASSETS / "data" / "prototypes"
 INDEX_CSV = PROTOTYPE_DIR / "prototype_index.csv.gz"
 VOLUMES_JSON = PROTOTYPE_DIR / "element_volumes.json"
+MAX_Z = 118
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,25 @@ def load_index() -> pd.DataFrame:
 def element_volumes() -> dict[str, float]:
     """The shipped per-element volumes in Å³."""
     return json.loads(VOLUMES_JSON.read_text())
+
+
+@lru_cache(maxsize=1)
+def volume_table() -> np.ndarray:
+    """Element volume in Å³ by atomic number (index Z up to 118; 0 unused); elements the training data lacks take
+    the median element volume."""
+    fitted = element_volumes()
+    fallback = float(np.median([v for v in fitted.values() if v > 0]))
+    table = np.full(MAX_Z + 1, fallback)
+    for symbol, volume in fitted.items():
+        if volume > 0:
+            table[Element(symbol).Z] = volume
+    return table
+
+
+def composition_volume(composition: Composition) -> float:
+    """Predicted cell volume (Å³) of a cell holding exactly ``composition``."""
+    table = volume_table()
+    return float(sum(table[el.Z] * n for el, n in composition.items()))
 
 
 @lru_cache(maxsize=1)

@@ -25,8 +25,7 @@ from functools import lru_cache
 from pymatgen.core import Composition, Structure
 from pymatgen.core.periodic_table import Element
 
-from backend.prototypes.index import load_index, training_structure
-from backend.sampling.cell_volume import composition_volume
+from backend.prototypes.index import composition_volume, load_index, training_structure
 
 ELECTRONEGATIVITY_SCALE = 0.5  # Pauling units that count as one unit of distance
 RADIUS_SCALE = 0.2  # Å of atomic radius that count as one unit of distance

@@ -10,13 +10,14 @@ import numpy as np
 from pymatgen.core import Composition, Structure
 
 from backend.compositions.cell import cell_formula
-from backend.sampling.cell_volume import CellVolume, composition_volume
+from backend.prototypes.index import composition_volume
 from backend.sampling.composition import ExactComposition, batch_compositions, default_source
 from backend.sampling.engine import StepCallback, chain, conditioning_batch, denoise, sampling_session, to_structures
+from backend.sampling.hooks.cell_volume import CellVolume
+from backend.sampling.hooks.symmetry import SymmetryProjection
 from backend.sampling.models import LoadedModel
 from backend.sampling.request import MAX_GENERATED_ATOMS, GenerationRequest, InvalidRequest, cell_histogram
 from backend.sampling.start import start_batch, truncated_grid
-from backend.symmetry.projection import SymmetryProjection
 from backend.symmetry.wyckoff import (
     NoAssignment,
     WyckoffAssignment,
@@ -75,7 +76,7 @@ def generate(
     :class:`~backend.sampling.composition.ExactComposition` on the hook (before ``callback``, which therefore sees
     the constrained state), and where the model takes a chemical-system condition it is conditioned on its
     composition's elements. With a space-group constraint each crystal gets a Wyckoff assignment and
-    :class:`~backend.symmetry.projection.SymmetryProjection` projects every step into the group instead.
+    :class:`~backend.sampling.hooks.symmetry.SymmetryProjection` projects every step into the group instead.
     """
     request = request.validate(model.info).resolved(model.info)
     started = time.perf_counter()

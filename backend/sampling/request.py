@@ -141,10 +141,10 @@ class GenerationRequest:
     structure noised to ``start_time`` (partial diffusion, :mod:`backend.sampling.start`); its types are kept or,
     with ``start_types="mask"``, redrawn by the model within its composition. ``start_symmetry="keep"`` holds the
     start's space group and Wyckoff orbits through the variation (its conventional cell, projected every step by
-    :class:`~backend.symmetry.projection.SymmetryProjection`); prototype seeds always keep theirs.
+    :class:`~backend.sampling.hooks.symmetry.SymmetryProjection`); prototype seeds always keep theirs.
 
     ``cell_volume``: ``composition`` holds each cell at the volume its composition takes
-    (:mod:`backend.sampling.cell_volume`), ``model`` leaves the volume to the model, ``auto`` is composition for
+    (:mod:`backend.sampling.hooks.cell_volume`), ``model`` leaves the volume to the model, ``auto`` is composition for
     the embedded model and model for every other checkpoint.
     """
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 from pymatgen.core import Composition, Structure
 
-from backend.jobs.store import Job, JobStore
 from backend.paths import ROOT
 from backend.screening.config import SCREEN_NAME, ScreenConfig
 from backend.screening.screen import Screen
@@ -115,14 +114,6 @@ def new_screen_folder(name: str) -> Path:
             f"screen name '{name}' cannot be a folder name: use letters, digits, '-', '_' or '.' (at most 64)"
         )
     return screen_roots()[0] / name
-
-
-def screen_job(store: JobStore, folder: Path) -> Job | None:
-    """The newest job that ran (or runs) the screen in ``folder``; None for a screen run from the CLI."""
-    for job in store.jobs(kind="screen"):
-        if Path(job.params["out"]).resolve() == folder.resolve():
-            return job
-    return None
 
 
 def where_screens_run(ray_address: str | None, ray_cpus: int | None) -> str:

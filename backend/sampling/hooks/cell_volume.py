@@ -18,34 +18,12 @@ element volume, each masked atom's volume expected under the model's current typ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 import torch
-from pymatgen.core import Composition
-from pymatgen.core.periodic_table import Element
 
-from backend.prototypes.index import element_volumes
+from backend.prototypes.index import volume_table
 from backend.sampling.engine import MASK_TOKEN_OFFSET, StepControl, StepState
-
-
-@lru_cache(maxsize=1)
-def volume_table() -> np.ndarray:
-    """Element volume in Å³ by atomic number (index Z; 0 unused); elements the training data lacks take the
-    median element volume."""
-    fitted = element_volumes()
-    fallback = float(np.median([v for v in fitted.values() if v > 0]))
-    table = np.full(MASK_TOKEN_OFFSET + 1, fallback)
-    for symbol, volume in fitted.items():
-        if volume > 0:
-            table[Element(symbol).Z] = volume
-    return table
-
-
-def composition_volume(composition: Composition) -> float:
-    """Predicted cell volume (Å³) of a cell holding exactly ``composition``."""
-    table = volume_table()
-    return float(sum(table[el.Z] * n for el, n in composition.items()))
 
 
 class CellVolume:
@@ -80,7 +58,7 @@ class CellVolume:
         per_atom = np.where(tokens > 0, table[np.clip(tokens, 0, MASK_TOKEN_OFFSET)], 0.0)
         masked = tokens == 0
         if masked.any():
-            per_atom[masked] = state.type_probabilities[masked] @ table[1:]
+            per_atom[masked] = state.type_probabilities[masked] @ table[1 : MASK_TOKEN_OFFSET + 1]
         owner = np.repeat(np.arange(n), state.num_atoms)
         from_types = np.bincount(owner, weights=per_atom, minlength=n)
         return np.array([g if g is not None else f for g, f in zip(given, from_types)], dtype=float)
