@@ -299,7 +299,7 @@ def run_generate(args: argparse.Namespace) -> int:
         start_symmetry=args.start_symmetry,
     )
     model = load_model(args.model, device=args.device)
-    request.validate(model.info)
+    request = request.validate(model.info).resolved(model.info)
     _prepare_out(args.out)
     recorder = TrajectoryRecorder() if args.trajectory else None
     batches = -(-request.n // request.batch_size)

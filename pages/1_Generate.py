@@ -20,7 +20,7 @@ from backend.sampling import (
     parse_composition,
     parse_space_group,
 )
-from backend.sampling.composition import composition_preview_note, default_source, proposals
+from backend.sampling.composition import composition_preview_note, proposals
 from backend.sampling.models import SCALAR_PROPERTIES
 from backend.structures import StructureFileError
 
@@ -131,9 +131,10 @@ with st.form("generate"):
     )
     composition_source = right.selectbox(
         "Without a composition",
-        ["auto", "proposer", "model"],
+        ["auto", "prototypes", "proposer", "model"],
         format_func={
-            "auto": f"model's default ({default_source(info)})",
+            "auto": f"model's default ({GenerationRequest().default_source(info)})",
+            "prototypes": "propose compositions, start from known structure types of others",
             "proposer": "propose MP-like compositions first",
             "model": "the model chooses the atom types",
         }.get,

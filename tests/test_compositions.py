@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from pymatgen.core import Composition, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from backend.cli import main
 from backend.compositions.proposer import CompositionProposer
 from backend.metrics.validity import smact_valid
 from backend.sampling import GenerationRequest, InvalidRequest, generate, parse_composition
-from backend.sampling.composition import default_source, proposals
+from backend.sampling.composition import proposals
 from backend.sampling.request import allowed_elements, cell_histogram
 
 
@@ -74,12 +75,16 @@ def test_a_chemical_system_restricts_the_proposer_to_it():
     assert all(Composition(p.formula).num_atoms == 6 for p in fixed)
 
 
-def test_the_embedded_model_samples_proposed_compositions_by_default(default_model):
-    assert default_source(default_model.info) == "proposer"
+def test_the_embedded_model_seeds_proposed_compositions_by_default(default_model):
+    assert GenerationRequest(atoms=None).default_source(default_model.info) == "prototypes"
+    for own in (dict(space_group=225), dict(atoms=8)):  # a seed brings its own group and its own cell
+        assert GenerationRequest(**{"atoms": None, **own}).default_source(default_model.info) == "proposer"
     request = GenerationRequest(n=4, atoms=None, steps=12, seed=0)
     shown = proposals(request, default_model.info)
     result = generate(default_model, request)
-    assert list(result.compositions) == [p.formula for p in shown]
+    reduced = [Composition(c).reduced_formula for c in result.compositions]  # a seed's cell: its conventional one
+    assert reduced == [Composition(p.formula).reduced_formula for p in shown]
+    assert all(SpacegroupAnalyzer(s, symprec=0.1).get_space_group_number() > 1 for s in result.structures if s)
     assert proposals(GenerationRequest(composition_source="model"), default_model.info) is None
 
 

@@ -197,8 +197,8 @@ class JobRunner:
         from backend.sampling import generate, load_model
         from backend.sampling.output import write_generation
 
-        request = spec.request
         model = load_model(spec.model, device=self.device)
+        request = spec.request.resolved(model.info)  # the steps a job runs depend on where its compositions come from
         batches = -(-request.n // request.batch_size)
         steps = request.denoising_steps
         result = generate(model, request, callback=self._step_recorder(job, steps * batches, steps))

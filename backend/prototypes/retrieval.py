@@ -65,12 +65,14 @@ def element_distance(a: str, b: str) -> float:
     return ((xa - xb) / ELECTRONEGATIVITY_SCALE) ** 2 + ((ra - rb) / RADIUS_SCALE) ** 2
 
 
-def _classes(composition: Composition) -> dict[float, list[str]]:
-    """Elements grouped by their amount in the reduced formula."""
-    reduced = composition.reduced_composition
-    grouped: dict[float, list[str]] = defaultdict(list)
-    for el, n in reduced.items():
-        grouped[round(n, 6)].append(el.symbol)
+def _classes(composition: Composition) -> dict[int, list[str]]:
+    """Elements grouped by their amount in the formula divided by the amounts' common divisor (the anonymous
+    formula's counts: pymatgen's reduced composition keeps peroxides whole, Li2O2, where the pattern is AB)."""
+    amounts = {el.symbol: int(round(n)) for el, n in composition.items()}
+    divisor = math.gcd(*amounts.values())
+    grouped: dict[int, list[str]] = defaultdict(list)
+    for symbol, n in amounts.items():
+        grouped[n // divisor].append(symbol)
     return grouped
 
 

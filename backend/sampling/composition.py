@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -31,19 +32,10 @@ from backend.sampling.request import GenerationRequest, InvalidRequest, allowed_
 METHODS = ("counts", "pin")
 
 
-def default_source(model: ModelInfo) -> str:
-    """Where compositions come from when the user gives none: the proposer for the embedded model.
-
-    The embedded model's atom types behave as independent per-site draws (README, "Diagnostics"), so its own
-    compositions carry 6-8 elements; a published MatterGen checkpoint is trusted with its own chemistry.
-    """
-    return "proposer" if model.source == "embedded" else "model"
-
-
 def proposals(request: GenerationRequest, model: ModelInfo) -> list[Proposal] | None:
     """The proposer's compositions for this request (seeded: the page shows what the job will sample), or None
     where compositions are given or the model chooses its own types."""
-    source = default_source(model) if request.composition_source == "auto" else request.composition_source
+    source = request.resolved(model).composition_source
     if request.compositions or source == "model":
         return None
     accept = _symmetry_filter(request)
@@ -64,6 +56,8 @@ def proposals(request: GenerationRequest, model: ModelInfo) -> list[Proposal] | 
         )
         return proposer.propose(request.n)
     except NoComposition as exc:
+        if request.composition_source == "auto" and source == "prototypes":  # no seedable composition: propose freely
+            return proposals(replace(request, composition_source="proposer"), model)
         raise InvalidRequest(str(exc)) from None
 
 

@@ -130,7 +130,7 @@ class GenerationRequest:
     ``composition_source`` decide: ``proposer`` (composition-first), ``prototypes`` (composition-first, each
     crystal started at ``start_time`` from a known prototype of another composition with its elements substituted,
     ``backend.prototypes.seeding``), ``model`` (the model's own atom types) or
-    ``auto`` (the model's default, :func:`backend.sampling.composition.default_source`). A given composition
+    ``auto`` (the model's default, :meth:`default_source`). A given composition
     fixes the atom count, and ``atoms`` is then not used.
 
     ``symmetry`` says what ``space_group`` does: ``condition`` (a model trained on space groups is conditioned),
@@ -149,13 +149,30 @@ class GenerationRequest:
     """
 
     def resolved(self, model: ModelInfo) -> GenerationRequest:
-        """The request with ``symmetry="auto"`` and ``cell_volume="auto"`` made concrete for ``model``."""
+        """The request with ``symmetry``, ``cell_volume`` and ``composition_source`` "auto" made concrete for
+        ``model``."""
         request = self
+        if request.composition_source == "auto":
+            request = replace(request, composition_source=request.default_source(model))
         if request.symmetry == "auto":
             request = replace(request, symmetry="both" if model.supports("space_group") else "constrain")
         if request.cell_volume == "auto":
             request = replace(request, cell_volume="composition" if model.source == "embedded" else "model")
         return request
+
+    def default_source(self, model: ModelInfo) -> str:
+        """Where compositions come from when the user gives none: for the embedded model, proposed compositions
+        started from known structure types of other compositions (``prototypes``), or the proposer alone where a
+        space group or an atom count is asked for (a seed brings its own group and its own cell); a published
+        checkpoint is trusted with its own chemistry.
+
+        The embedded model's atom types behave as independent per-site draws (README, "Diagnostics"), so its own
+        compositions carry 6-8 elements; seeded from prototypes its crystals are symmetric and twice as often near
+        the hull as composition-first ones (benchmarks/README, de-novo generation).
+        """
+        if model.source != "embedded":
+            return "model"
+        return "proposer" if self.space_group is not None or self.atoms is not None else "prototypes"
 
     @property
     def constrains_symmetry(self) -> bool:
