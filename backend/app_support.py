@@ -219,7 +219,13 @@ def verification_of(store: JobStore, job_id: str, name: str) -> VerifyReport | N
 
 
 def job_zip(store: JobStore, job_id: str, names: list[str] | None = None) -> bytes:
-    """Every file of a job (or only the named structures) as a zip, with the trajectory as extxyz."""
+    """Every file of a finished job (or only the named structures) as a zip, with the trajectory as extxyz; built
+    once per job and selection (the pages offer it on every rerun, and a finished job's folder no longer changes)."""
+    return _job_zip(store, job_id, tuple(names) if names is not None else None)
+
+
+@lru_cache(maxsize=8)
+def _job_zip(store: JobStore, job_id: str, names: tuple[str, ...] | None) -> bytes:
     from backend.sampling.trajectory import write_extxyz
 
     folder = store.folder(job_id)
