@@ -99,22 +99,34 @@ def test_every_kind_round_trips_through_the_store(tmp_path):
     from pymatgen.core import Lattice, Structure
 
     from backend.inpainting import InpaintRequest
-    from backend.jobs.kinds import InpaintSpec, RelaxSpec, spec_of
+    from backend.jobs.kinds import CspSpec, InpaintSpec, RelaxSpec, VerifySpec, spec_of
 
     runner = idle_runner(tmp_path / "data")
     host = Structure(Lattice.cubic(4.0), ["Cl", "Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])
     keep = (True, False, True)
     specs = [
         GenerateSpec("default", GenerationRequest(compositions=("Li2Fe2O4",), space_group=225, seed=4)),
-        InpaintSpec("default", host, keep, "Li removed", InpaintRequest(guests=(("Li", 2),), free_elements=("Na",))),
+        GenerateSpec("default", GenerationRequest(chemical_system=("Li", "O"), targets=(("dft_band_gap", 1.5),))),
+        InpaintSpec(
+            "default",
+            host,
+            keep,
+            "Li removed",
+            InpaintRequest(guests=(("Li", 2),), free_elements=("Na",), guest_sites=(("Li", (0.5, 0.5, 0.5)),)),
+        ),
         RelaxSpec("abc123", fmax=0.02, steps=50, keep_symmetry=True),
+        CspSpec("default", "Ca3V2O8", n=4),
+        VerifySpec("abc123", ("c0", "c1"), phonons=False),
     ]
-    for spec in specs:
-        job = runner.store.get(runner._admit("hana", spec))
+    for i, spec in enumerate(specs):
+        job = runner.store.get(runner._admit(f"tab-{i}", spec))  # one owner may queue only three
         again = spec_of(job)
         assert type(again) is type(spec)
         assert json.loads(json.dumps(again.to_params())) == json.loads(json.dumps(spec.to_params()))
         assert again == spec or isinstance(spec, InpaintSpec)  # a Structure compares by identity
+        assert not isinstance(spec, InpaintSpec) or again.request == spec.request
+    older = {"source": "abc123", "steps": 10, "from_a_later_version": True}  # a store written by another version
+    assert RelaxSpec.from_params(older) == RelaxSpec("abc123", steps=10)
 
 
 def test_unusable_data_dir_is_reported(tmp_path):

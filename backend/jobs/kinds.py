@@ -6,11 +6,12 @@ specs, so a kind's fields are written in one place and a page never digs in a pa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pymatgen.core import Structure
 
+from backend.codec import decode
 from backend.inpainting import InpaintRequest
 from backend.jobs.store import Job, JobStore
 from backend.sampling import GenerationRequest
@@ -28,14 +29,7 @@ class GenerateSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> GenerateSpec:
-        """Parameters as stored; keys this version does not know (a store from another version) are left out."""
-        known = {f.name for f in fields(GenerationRequest)}
-        values = {k: v for k, v in params.items() if k in known}
-        values["chemical_system"] = tuple(values["chemical_system"]) if values.get("chemical_system") else None
-        values["targets"] = tuple((name, float(value)) for name, value in values.get("targets", ()))
-        values["compositions"] = tuple(values.get("compositions", ()))
-        values["start_structures"] = tuple(values.get("start_structures", ()))
-        return cls(params["model"], GenerationRequest(**values))
+        return cls(params["model"], decode(GenerationRequest, params))
 
 
 @dataclass(frozen=True)
@@ -64,16 +58,12 @@ class InpaintSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> InpaintSpec:
-        values = dict(params["request"])
-        values["guests"] = tuple((e, int(c)) for e, c in values["guests"])
-        values["free_elements"] = tuple(values["free_elements"])
-        values["guest_sites"] = tuple((e, tuple(float(x) for x in frac)) for e, frac in values.get("guest_sites", ()))
         return cls(
             model=params["model"],
             host=Structure.from_dict(params["host"]),
             keep=tuple(bool(k) for k in params["keep"]),
             note=params.get("note", ""),
-            request=InpaintRequest(**values),
+            request=decode(InpaintRequest, params["request"]),
         )
 
 
@@ -91,11 +81,7 @@ class RelaxSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> RelaxSpec:
-        return cls(**{k: params[k] for k in ("source", "fmax", "steps") if k in params}, **_flags(params))
-
-
-def _flags(params: dict) -> dict[str, bool]:
-    return {k: bool(params.get(k, False)) for k in ("fix_host", "keep_symmetry")}
+        return decode(cls, params)
 
 
 @dataclass(frozen=True)
@@ -118,7 +104,7 @@ class CspSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> CspSpec:
-        return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
+        return decode(cls, params)
 
 
 @dataclass(frozen=True)
@@ -151,7 +137,7 @@ class VerifySpec:
 
     @classmethod
     def from_params(cls, params: dict) -> VerifySpec:
-        return cls(params["source"], tuple(params["names"]), bool(params["phonons"]), bool(params["properties"]))
+        return decode(cls, params)
 
 
 JobSpec = GenerateSpec | InpaintSpec | RelaxSpec | CspSpec | ScreenSpec | VerifySpec
