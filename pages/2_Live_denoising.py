@@ -17,7 +17,8 @@ owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
 
 jobs = [j for j in store.jobs(limit=100) if j.kind in ("generate", "inpaint", "csp")]
 job_id = st.query_params.get("job") or (jobs[0].id if jobs else None)
-if not job_id or store.get(job_id) is None:
+job = store.get(job_id) if job_id else None  # read once per page run; the live fragment reads its own
+if job is None:
     st.info("No generation job yet: submit one on the Generate page.")
     st.stop()
 # no status in the label: it is drawn once per page run and went stale ("queued" while running); the progress
@@ -28,14 +29,16 @@ if job_id not in labels:
 job_id = st.selectbox("Job", list(labels), index=list(labels).index(job_id), format_func=labels.get)
 st.query_params["job"] = job_id
 st.caption(f"Link to this job: ?job={job_id}")
-job = store.get(job_id)
+if job.id != job_id:
+    job = store.get(job_id)
 host_atoms = spec_of(job).host_atoms if job.kind == InpaintSpec.kind else 0  # inpainting: host drawn translucent
 st.caption(
-    "Atoms are coloured by the element the model currently finds most likely (Jmol colours, legend beside the "
-    "figure) and grey while it is still undecided; marker size is the model's confidence in that element."
+    "Atoms are coloured by the element the model currently finds most likely (Jmol colours, except that of two "
+    "alike ones the heavier takes a distinct colour; legend beside the figure) and grey while it is still "
+    "undecided; marker size is the model's confidence in that element."
     + (" Host atoms are drawn small and translucent, guests opaque." if host_atoms else "")
 )
-if store.get(job_id).kind == "inpaint":
+if job.kind == "inpaint":
     st.info(
         "Inpainting runs RePaint: after every block of j steps the whole state is noised back j steps and "
         "denoised again (r resamples), so the step counter counts every denoising step, resamples included "
@@ -57,7 +60,6 @@ def live_view(waiting: bool) -> None:
         st.plotly_chart(figure, key="live-figure")
 
 
-job = store.get(job_id)
 if job.active:
     # Outside the fragment: a button inside it is redrawn every second and swallowed clicks (14 s to land one).
     if st.button("Cancel job"):
