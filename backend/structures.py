@@ -140,14 +140,12 @@ def structure_problem(
         return Problem(f"{name} does not cover {', '.join(beyond)} (elements up to Z={max_z})", viewable=True)
     if disorder_allowed:
         structure = Structure.from_sites([site for site in structure if site.is_ordered] or structure.sites[:1])
-    if len(structure) > 1:
-        distances = structure.distance_matrix
-        np.fill_diagonal(distances, np.inf)
-        closest = float(distances.min())
-        if closest < MIN_DISTANCE:
-            return Problem(
-                f"overlapping atoms: two sites are {closest:.2f} Å apart (minimum {MIN_DISTANCE} Å)", viewable=True
-            )
+    _, _, _, distances = structure.get_neighbor_list(MIN_DISTANCE)  # periodic images included: a collapsed cell
+    if len(distances):  # puts an atom on its own image, which the distance matrix does not see
+        return Problem(
+            f"overlapping atoms: two sites are {float(distances.min()):.2f} Å apart (minimum {MIN_DISTANCE} Å)",
+            viewable=True,
+        )
     return None
 
 

@@ -116,6 +116,19 @@ def test_a_huge_file_is_refused_before_parsing(tmp_path):
         read_checked(huge)
 
 
+def test_an_atom_on_its_own_periodic_image_is_an_overlap():
+    """A collapsed cell (one lattice vector 0.3 Å) puts every atom 0.3 Å from its image: the distance matrix, which
+    compares sites only, did not see it, and CHGNet took minutes per step on such a cell's neighbour graph."""
+    from pymatgen.core import Lattice
+
+    from backend.structures import check_structure
+
+    collapsed = Structure(Lattice([[0.3, 0, 0], [0, 4, 0], [0, 0, 4]]), ["Co", "Si"], [[0, 0, 0], [0, 0.5, 0.5]])
+    assert check_structure(collapsed) == "overlapping atoms: two sites are 0.30 Å apart (minimum 0.5 Å)"
+    copper = Structure(Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    assert check_structure(copper) is None
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
