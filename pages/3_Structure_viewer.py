@@ -13,14 +13,13 @@ from backend.app_support import (
     job_zip,
     read_upload_for_viewing,
     services,
-    structure_downloads,
-    structure_facts,
     verification_of,
 )
 from backend.jobs.runner import JobRefused
 from backend.paths import ASSETS
 from backend.sampling import GenerationRequest, InvalidRequest, ModelUnavailable
 from backend.screening.folders import screen_folders, screen_view
+from backend.structure_facts import structure_downloads, structure_facts
 from backend.structures import StructureFileError
 from backend.verify.figures import eos_figure, phonon_figure
 from backend.verify.run import THRESHOLD_TEXT

@@ -97,7 +97,7 @@ def test_live_figure_is_built_once_per_new_frame(tmp_path):
 def test_viewer_facts_say_charge_balance_known_phase_and_give_a_symmetrised_cif():
     from pymatgen.core import Structure
 
-    from backend.app_support import structure_downloads, structure_facts
+    from backend.structure_facts import structure_downloads, structure_facts
 
     olivine = Structure.from_file(Path(__file__).parent / "data" / "hosts" / "LiFePO4_olivine_mp-19017.cif")
     facts = structure_facts(olivine)
@@ -129,7 +129,7 @@ def test_shortest_bond_counts_a_bond_to_the_sites_own_image():
     """One-atom fcc Cu: every neighbour is the atom's own image, 2.55 Å away (the table read 0 before)."""
     from pymatgen.core import Lattice, Structure
 
-    from backend.app_support import structure_facts
+    from backend.structure_facts import structure_facts
 
     half = 3.61 / 2
     copper = Structure(Lattice([[0, half, half], [half, 0, half], [half, half, 0]]), ["Cu"], [[0, 0, 0]])
@@ -140,7 +140,7 @@ def test_shortest_bond_counts_a_bond_to_the_sites_own_image():
 def test_an_element_without_oxidation_data_is_said_not_raised():
     from pymatgen.core import Lattice, Structure
 
-    from backend.app_support import structure_facts
+    from backend.structure_facts import structure_facts
 
     facts = structure_facts(Structure(Lattice.cubic(5), ["Og", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]))
     assert facts.charge_balance == "not assessed: SMACT has no oxidation states for Og"

@@ -54,7 +54,7 @@ def uploaded_structure(contents: str, filename: str) -> tuple[Structure | None, 
 
 def facts_lines(structure: Structure) -> list[str]:
     """The side panel's facts, the Structure viewer's (Crystal Toolkit's own title shows only the formula)."""
-    from backend.app_support import structure_facts
+    from backend.structure_facts import structure_facts
 
     facts = structure_facts(structure)
     return [
