@@ -78,7 +78,6 @@ def generate(
     composition's elements. With a space-group constraint each crystal gets a Wyckoff assignment and
     :class:`~backend.sampling.hooks.symmetry.SymmetryProjection` projects every step into the group instead.
     """
-    compositions_given = request.composition_source != "auto"
     request = request.validate(model.info).resolved(model.info)
     started = time.perf_counter()
     fixed = parse_assignment(request.space_group, request.wyckoff) if request.wyckoff != "auto" else None
@@ -87,7 +86,7 @@ def generate(
         compositions *= request.n
     else:
         compositions = batch_compositions(request, model.info)
-    starts = request.starts() if request.start_structures else _seeds(request, compositions, compositions_given)
+    starts = request.starts() if request.start_structures else _seeds(request, compositions)
     assignments = None
     if starts is not None:
         if request.start_time >= 1.0:  # noised to t = 1 nothing of the start is left: generate its composition
@@ -182,17 +181,15 @@ def _symmetric_starts(starts: list[Structure]) -> tuple[list[Structure], list[Wy
     return out, assignments
 
 
-def _seeds(
-    request: GenerationRequest, compositions: list[Composition] | None, source_given: bool
-) -> list[Structure] | None:
-    """Prototype seeds for the proposed compositions where the (resolved) source is ``prototypes``, else None. Where
-    the source was the default and the proposer found no composition with a prototype of another composition, it
-    proposed freely (``composition.proposals``) and the crystals start from noise."""
+def _seeds(request: GenerationRequest, compositions: list[Composition] | None) -> list[Structure] | None:
+    """Prototype seeds for the proposed compositions where the (resolved) source is ``prototypes``, else None. The
+    proposer only proposes compositions with a prototype of another composition; where it found none and the
+    source was the default, it proposed freely (``composition.proposals``) and the crystals start from noise."""
     if request.composition_source != "prototypes" or request.compositions or compositions is None:
         return None
     from backend.prototypes.seeding import has_foreign_prototype, seed_structure
 
-    if not source_given and not all(has_foreign_prototype(c) for c in compositions):
+    if not all(has_foreign_prototype(c) for c in compositions):
         return None
     rng = np.random.default_rng(request.seed)
     return [seed_structure(c, rng, max_atoms=request.max_atoms) for c in compositions]
