@@ -79,9 +79,14 @@ def element_colors(numbers: Iterable[int]) -> dict[int, str]:
     return {z: "rgb({},{},{})".format(*(255 * rgb).round().astype(int)) for z, rgb in given.items()}
 
 
+def _corners(lattice: np.ndarray) -> dict[tuple[int, ...], np.ndarray]:
+    """The cell's eight corners (Cartesian, Å) by fractional position."""
+    return {c: np.array(c) @ lattice for c in itertools.product((0, 1), repeat=3)}
+
+
 def _cell_edges(lattice: np.ndarray) -> tuple[list[float | None], ...]:
     xs, ys, zs = [], [], []
-    corners = {c: np.array(c) @ lattice for c in itertools.product((0, 1), repeat=3)}
+    corners = _corners(lattice)
     for a, b in itertools.combinations(corners, 2):
         if sum(abs(i - j) for i, j in zip(a, b)) == 1:
             for axis, values in zip((xs, ys, zs), zip(corners[a], corners[b])):
@@ -233,8 +238,7 @@ def _panel_layout(frames: Sequence[Frame], columns: int, height: int) -> dict:
 def _box(lattice: np.ndarray) -> dict:
     """True proportions with the cell's longest extent as the unit: plotly's ``aspectmode="data"`` scales the
     extents' geometric mean to one instead, so a tall or flat cell ran out of its panel."""
-    corners = np.array(list(itertools.product((0, 1), repeat=3))) @ lattice
-    span = np.ptp(corners, axis=0)
+    span = np.ptp(np.array(list(_corners(lattice).values())), axis=0)
     ratio = span / span.max() if span.max() > 0 else np.ones(3)
     return dict(aspectmode="manual", aspectratio=dict(x=ratio[0], y=ratio[1], z=ratio[2]))
 
