@@ -335,7 +335,7 @@ def _start_structures(start_from: str | None, composition: str | None, n: int) -
 
 
 def run_csp(args: argparse.Namespace) -> int:
-    from backend.csp import plan_candidates, rank, write_ranking
+    from backend.csp import plan_candidates, rank, ranking_line, write_ranking
     from backend.relax import chgnet
     from backend.sampling import load_model
 
@@ -352,6 +352,7 @@ def run_csp(args: argparse.Namespace) -> int:
     print(f"relaxing {made} candidates of {plan.composition} with CHGNet")
     frame = write_ranking(rank(plan.candidates, potential, args.fmax, args.relax_steps), args.out)
     print(frame.head(10).to_string(index=False))
+    print(ranking_line(frame, len(plan.candidates)))
     print(f"ranking: {args.out / 'ranking.csv'} (relaxed CIFs beside it)")
     return 0 if (frame["rank"] != "").any() else 1
 

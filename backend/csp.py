@@ -7,7 +7,8 @@ pattern -- the lowest in energy as dressed among the :data:`POOL` best by retrie
 ``start_time`` and denoised by the model, so it may leave the template's basin), and plain diffusion samples of
 the exact composition for the rest of the budget -- all of it where no prototype exists. Every candidate is
 relaxed within the space group it starts in (ASE FixSymmetry; a P1 candidate relaxes freely) and placed on the
-offline MP hull; the answer is the list ranked by energy per atom.
+offline MP hull; the answer is the list ranked by energy per atom, where a candidate that relaxed into a structure
+already ranked above it is listed as the same structure, not ranked again (two templates often relax into one).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Composition, Structure
 
 from backend.evaluation import CandidateReport, relax_and_assess
+from backend.metrics.matching import UNIQUENESS_TOLERANCES
 from backend.prototypes.retrieval import Prototype, retrieve
 from backend.relax.potentials import Potential
 from backend.relax.relaxer import ProgressCallback
@@ -53,10 +56,12 @@ class CspPlan:
 
 @dataclass(frozen=True)
 class RankedCandidate:
-    """A candidate after relaxation; ``report.error`` says why it has no energy."""
+    """A candidate after relaxation; ``report.error`` says why it has no energy, ``same_as`` names the candidate
+    listed before it whose relaxed structure it matches."""
 
     candidate: CspCandidate
     report: CandidateReport
+    same_as: str | None = None
 
     @property
     def energy(self) -> float | None:
@@ -72,6 +77,7 @@ class RankedCandidate:
             "space_group": describe(relaxed).space_group if relaxed is not None else "",
             "energy_per_atom": round(self.energy, 5) if self.energy is not None else "",
             "e_above_hull": round(self.report.hull.e_above_hull, 4) if self.report.hull else "",
+            "same_as": f"{self.same_as}_relaxed.cif" if self.same_as else "",
             "error": self.report.error or "",
         }
 
@@ -171,17 +177,52 @@ def rank(
     options = {"fmax": fmax, "steps": steps, "keep_symmetry": True, "progress": progress}
     reports = relax_and_assess(names, structures, potential, **options)
     ranked = [RankedCandidate(c, r) for c, r in zip(made, reports)]
-    return sorted(ranked, key=lambda r: (r.energy is None, r.energy if r.energy is not None else 0.0))
+    return mark_duplicates(sorted(ranked, key=lambda r: (r.energy is None, r.energy if r.energy is not None else 0.0)))
+
+
+def mark_duplicates(ranked: Sequence[RankedCandidate]) -> list[RankedCandidate]:
+    """``ranked`` in the same order, each relaxed structure that matches one before it marked ``same_as`` that one
+    (StructureMatcher at the uniqueness tolerances, ltol 0.2, stol 0.3, angle_tol 5°: the looser
+    benchmark tolerances take zinc blende for rock salt).
+
+    Prototypes of different templates -- a distorted and an ideal perovskite, two spinel settings -- often relax
+    into one structure; ranked twice, it would take two of the user's first places and say nothing new.
+    """
+    matcher = StructureMatcher(**UNIQUENESS_TOLERANCES)
+    distinct: list[RankedCandidate] = []
+    out = []
+    for item in ranked:
+        if item.energy is None:
+            out.append(item)
+            continue
+        structure = item.report.relax.structure
+        same = next((d for d in distinct if matcher.fit(structure, d.report.relax.structure)), None)
+        if same is None:
+            distinct.append(item)
+        out.append(replace(item, same_as=same.candidate.name if same else None))
+    return out
 
 
 def write_ranking(ranked: Sequence[RankedCandidate], out: Path) -> pd.DataFrame:
-    """``ranking.csv`` (rank, file, source, origin, space group, energy, E_hull) beside the relaxed CIFs."""
+    """``ranking.csv`` (rank, file, source, origin, space group, energy, E_hull, same structure as) beside the
+    relaxed CIFs; a duplicate keeps its file and energy but no rank."""
     rows, rank_number = [], 0
     for item in ranked:
         if item.energy is not None:
-            rank_number += 1
             write_cif(item.report.relax.structure, out / f"{item.candidate.name}_relaxed.cif")
-        rows.append(item.row(rank_number if item.energy is not None else None))
+        ranked_here = item.energy is not None and item.same_as is None
+        rank_number += ranked_here
+        rows.append(item.row(rank_number if ranked_here else None))
     frame = pd.DataFrame(rows)
     frame.to_csv(out / "ranking.csv", index=False)
     return frame
+
+
+def ranking_line(frame: pd.DataFrame, candidates: int) -> str:
+    """What a ranking holds, in one line: distinct structures ranked, duplicates, candidates that failed."""
+    relaxed = int((frame["energy_per_atom"] != "").sum())
+    distinct = int((frame["rank"] != "").sum())
+    return (
+        f"{distinct} distinct structures ranked from {relaxed} relaxed of {candidates} candidates"
+        f" ({relaxed - distinct} relaxed into a structure ranked above them)"
+    )

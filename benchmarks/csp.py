@@ -15,8 +15,10 @@ come from the training data only. Arms, in one run (arms side by side in ``--wor
 
 Every structure is relaxed with CHGNet (fmax 0.1 eV/Å, ``--relax-steps`` FIRE steps) and matched against the MP
 structure (StructureMatcher stol 0.5, angle_tol 10, ltol 0.3, as DiffCSP). Match@1 is the ranked answer's first
-structure, match@k any of its first k; RMSE (normalised by (V/N)^(1/3), pymatgen's get_rms_dist) over matched
-targets; wall time summed over targets.
+structure, match@k any of its first k (a prototype arm's answer lists a relaxed structure matching one above it once,
+as ``ranking.csv`` does); RMSE (normalised by (V/N)^(1/3), pymatgen's get_rms_dist) over matched
+targets; wall time summed over targets. Each target's outcome is appended to ``--out`` as it finishes: a stopped
+run resumes where it stopped.
 
     python benchmarks/csp.py --samples 5 --steps 50 --relax-steps 100 --prototypes 10 --workers 3
 """
@@ -24,8 +26,11 @@ targets; wall time summed over targets.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 from backend.runtime import configure_threads, quiet_library_warnings
@@ -39,13 +44,14 @@ from pymatgen.analysis.structure_matcher import StructureMatcher  # noqa: E402
 from pymatgen.core import Composition, Structure  # noqa: E402
 
 from backend.compositions.cell import cell_formula  # noqa: E402
-from backend.csp import plan_candidates, rank  # noqa: E402
+from backend.csp import RankedCandidate, mark_duplicates, plan_candidates, rank  # noqa: E402
 from backend.relax import chgnet, relax_structures  # noqa: E402
-from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
+from backend.sampling import GenerationRequest, LoadedModel, generate, load_model  # noqa: E402
 from backend.sampling.request import allowed_elements  # noqa: E402
 from backend.train.settings import MP20_CSV  # noqa: E402
 
 TARGETS = Path(__file__).with_name("data") / "csp_targets.csv"
+RESULTS = Path(__file__).with_name("results") / "csp"
 MATCHER = StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3)
 
 
@@ -130,76 +136,109 @@ def summarise(label: str, rms: list[list[float | None]], k: int, seconds: float)
     }
 
 
-def diffusion_arm(targets: pd.DataFrame, structures: list[Structure], args: argparse.Namespace) -> list[dict]:
+@lru_cache(maxsize=1)
+def _model() -> LoadedModel:
+    return load_model("default")
+
+
+Outcome = dict[str, tuple[list[float | None], float]]  # row label -> (RMSE of each answer in order, seconds)
+
+
+def diffusion_target(index: int, formula: str, target: Structure, args: argparse.Namespace) -> Outcome:
     """Plain diffusion at the exact composition (count-constrained D3PM), ``--samples`` each."""
-    model = load_model("default")
     started = time.perf_counter()
-    rms = []
-    for index, (formula, target) in enumerate(zip(targets.formula, structures)):
-        request = GenerationRequest(n=args.samples, compositions=(formula,), steps=args.steps, seed=index)
-        rms.append(matches(relaxed(list(generate(model, request).structures), args.relax_steps), target))
+    request = GenerationRequest(n=args.samples, compositions=(formula,), steps=args.steps, seed=index)
+    rms = matches(relaxed(list(generate(_model(), request).structures), args.relax_steps), target)
     label = f"plain diffusion (embedded model, exact composition, {args.steps} steps)"
-    return [summarise(label, rms, args.samples, time.perf_counter() - started)]
+    return {label: (rms, time.perf_counter() - started)}
 
 
-def random_arm(targets: pd.DataFrame, structures: list[Structure], args: argparse.Namespace) -> list[dict]:
+def random_target(index: int, formula: str, target: Structure, args: argparse.Namespace) -> Outcome:
     """pyxtal random symmetric structures, as many relaxations as the diffusion arm."""
     started = time.perf_counter()
-    rms = [
-        matches(relaxed(random_structures(formula, args.samples, index), args.relax_steps), target)
-        for index, (formula, target) in enumerate(zip(targets.formula, structures))
-    ]
-    return [summarise("random search (pyxtal, random space group)", rms, args.samples, time.perf_counter() - started)]
+    rms = matches(relaxed(random_structures(formula, args.samples, index), args.relax_steps), target)
+    return {"random search (pyxtal, random space group)": (rms, time.perf_counter() - started)}
 
 
-def prototype_arms(targets: pd.DataFrame, structures: list[Structure], args: argparse.Namespace) -> list[dict]:
+def prototype_target(index: int, formula: str, target: Structure, args: argparse.Namespace) -> Outcome:
     """The product's CSP (``backend.csp``): k prototypes chosen by the energy screen among the 20 best
     by retrieval score, one variation each with ``--variations`` (diffusion samples where fewer prototypes exist),
     relaxed within their space groups; the same relaxations ranked by retrieval score, by energy and (with
-    variations) all by energy."""
-    model = load_model("default")
+    variations) all by energy, a relaxed structure matching one ranked above it listed once."""
     potential = chgnet()
-    by_score, by_energy, with_variations = [], [], []
-    proto_seconds = variation_seconds = 0.0
-    for index, (formula, target) in enumerate(zip(targets.formula, structures)):
-        started = time.perf_counter()
-        plan = plan_candidates(
-            model,
-            formula,
-            n=2 * args.prototypes if args.variations else args.prototypes,
-            k=args.prototypes,
-            start_time=args.start_time,
-            steps=args.steps,
-            seed=index,
-            potential=potential,
-        )
-        prototypes = [c for c in plan.candidates if c.kind == "prototype"]
-        ranked_prototypes = rank(prototypes, potential, fmax=0.1, steps=args.relax_steps)
-        proto_seconds += time.perf_counter() - started
-        started = time.perf_counter()
-        others = rank([c for c in plan.candidates if c.kind != "prototype"], potential, 0.1, args.relax_steps)
-        variation_seconds += time.perf_counter() - started
+    started = time.perf_counter()
+    plan = plan_candidates(
+        _model(),
+        formula,
+        n=2 * args.prototypes if args.variations else args.prototypes,
+        k=args.prototypes,
+        start_time=args.start_time,
+        steps=args.steps,
+        seed=index,
+        potential=potential,
+    )
+    prototypes = [c for c in plan.candidates if c.kind == "prototype"]
+    ranked_prototypes = rank(prototypes, potential, fmax=0.1, steps=args.relax_steps)
+    proto_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    others = rank([c for c in plan.candidates if c.kind != "prototype"], potential, 0.1, args.relax_steps)
+    variation_seconds = time.perf_counter() - started
 
-        def answer(items: list) -> list[Structure | None]:
-            return [r.report.relax.structure if r.energy is not None else None for r in items]
+    def answer(items: list[RankedCandidate]) -> list[float | None]:
+        """RMSE of the distinct relaxed structures in the order given (a failed one answers nothing)."""
+        kept = [r.report.relax.structure if r.energy is not None else None for r in items if r.same_as is None]
+        return matches(kept, target) or [None]
 
-        score_order = sorted(ranked_prototypes, key=lambda r: r.candidate.retrieval_rank)
-        energy_all = sorted(ranked_prototypes + others, key=lambda r: (r.energy is None, r.energy or 0.0))
-        by_score.append(matches(answer(score_order), target) or [None])
-        by_energy.append(matches(answer(ranked_prototypes), target) or [None])
-        with_variations.append(matches(answer(energy_all), target) or [None])
-    k, top = args.prototypes, args.samples
-    rows = [
-        summarise(f"{k} prototypes of 20 by energy screen, ranked by retrieval score", by_score, top, proto_seconds),
-        summarise(f"{k} prototypes of 20 by energy screen, relaxed, ranked by energy", by_energy, top, proto_seconds),
-    ]
+    def by_energy(items: list[RankedCandidate]) -> list[RankedCandidate]:
+        return sorted(items, key=lambda r: (r.energy is None, r.energy or 0.0))
+
+    score_order = mark_duplicates(sorted(ranked_prototypes, key=lambda r: r.candidate.retrieval_rank))
+    k = args.prototypes
+    out = {
+        f"{k} prototypes of 20 by energy screen, ranked by retrieval score": (answer(score_order), proto_seconds),
+        f"{k} prototypes of 20 by energy screen, relaxed, ranked by energy": (answer(ranked_prototypes), proto_seconds),
+    }
     if args.variations:
+        every = mark_duplicates(by_energy([replace(r, same_as=None) for r in ranked_prototypes + others]))
         label = f"{k} prototypes + variations (t0 {args.start_time:g}), ranked by energy"
-        rows.append(summarise(label, with_variations, top, proto_seconds + variation_seconds))
-    return rows
+        out[label] = (answer(every), proto_seconds + variation_seconds)
+    return out
 
 
-ARMS = {"random": random_arm, "diffusion": diffusion_arm, "prototypes": prototype_arms}
+def run_arm(name: str, targets: pd.DataFrame, structures: list[Structure], args: argparse.Namespace) -> list[dict]:
+    """One arm over every target, each target's outcome appended to ``--out``/<arm>.jsonl as it finishes, so a
+    stopped run resumes where it stopped; the table rows summarise the file."""
+    path = args.out / f"{name}.jsonl"
+    done = {}
+    if path.exists():
+        done = {record["index"]: record for record in map(json.loads, path.read_text().splitlines())}
+    for index, (formula, target) in enumerate(zip(targets.formula, structures)):
+        if index in done:
+            continue
+        outcome = ARMS[name](index, formula, target, args)
+        record = {
+            "index": index,
+            "formula": formula,
+            "rows": {k: {"rms": r, "seconds": t} for k, (r, t) in outcome.items()},
+        }
+        with path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        done[index] = record
+    records = [done[i] for i in range(len(targets))]
+    labels = list(records[0]["rows"])
+    top = args.samples
+    return [
+        summarise(
+            label,
+            [r["rows"][label]["rms"] for r in records],
+            top,
+            sum(r["rows"][label]["seconds"] for r in records),
+        )
+        for label in labels
+    ]
+
+
+ARMS = {"random": random_target, "diffusion": diffusion_target, "prototypes": prototype_target}
 
 
 def main() -> None:
@@ -213,6 +252,7 @@ def main() -> None:
     parser.add_argument("--arms", default="prototypes,diffusion,random", help="which arms, comma-separated")
     parser.add_argument("--workers", type=int, default=2, help="arms run side by side in this many processes")
     parser.add_argument("--limit", type=int, default=None, help="only the first targets (a quick look)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="per-target outcomes, one file per arm (resumable)")
     parser.add_argument("--build-targets", type=Path, default=None, help="MPTS-52 test CSV to pick targets from")
     args = parser.parse_args()
     if args.build_targets:
@@ -220,11 +260,24 @@ def main() -> None:
         return
     targets = pd.read_csv(TARGETS).head(args.limit) if args.limit else pd.read_csv(TARGETS)
     structures = [Structure.from_str(cif, fmt="cif") for cif in targets.cif]
-    arms = [ARMS[name.strip()] for name in args.arms.split(",")]
+    _check_settings(args)
+    names = [name.strip() for name in args.arms.split(",")]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(arm, targets, structures, args) for arm in arms]
+        futures = [pool.submit(run_arm, name, targets, structures, args) for name in names]
         rows = [row for future in futures for row in future.result()]
     print(pd.DataFrame(rows).to_markdown(index=False))
+
+
+def _check_settings(args: argparse.Namespace) -> None:
+    """Resume only a run made with the same settings: ``--out`` remembers them in settings.json."""
+    settings = {
+        k: getattr(args, k) for k in ("samples", "steps", "relax_steps", "prototypes", "variations", "start_time")
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "settings.json"
+    if path.exists() and json.loads(path.read_text()) != settings:
+        raise SystemExit(f"{args.out} holds a run with other settings ({path.read_text()}); pass another --out")
+    path.write_text(json.dumps(settings))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from backend.cli import main
-from backend.csp import screen
+from backend.csp import CspCandidate, rank, ranking_line, screen, write_ranking
 from backend.paths import ASSETS
 from backend.prototypes.index import describe, load_index
 from backend.prototypes.retrieval import retrieve
@@ -132,6 +132,27 @@ def test_csp_ranks_relaxed_candidates_and_finds_rock_salt(tmp_path):
     best = Structure.from_file(out / ranking.file[0])
     rock_salt = retrieve("KBr", k=1)[0].structure
     assert StructureMatcher().fit(best, rock_salt)
+
+
+def test_candidates_relaxing_into_one_structure_are_ranked_once(tmp_path):
+    rock_salt = Structure.from_file(NACL)
+    shaken = rock_salt.copy()
+    shaken.perturb(0.05, min_distance=0.02)
+    zinc_blende = Structure(rock_salt.lattice, ["Na", "Cl"], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    candidates = [
+        CspCandidate(f"p{i + 1}", "prototype", "test", s) for i, s in enumerate([rock_salt, shaken, zinc_blende])
+    ]
+    ranked = rank(candidates, chgnet(), fmax=0.1, steps=20)
+    assert [r.candidate.name for r in ranked][0] in ("p1", "p2")  # rock salt is lower than zinc blende
+    marks = {r.candidate.name: r.same_as for r in ranked}
+    assert {marks["p1"], marks["p2"]} == {None, ranked[0].candidate.name} and marks["p3"] is None
+    frame = write_ranking(ranked, tmp_path)
+    assert list(frame["rank"]) == [1, "", 2]
+    assert frame.same_as[1] == f"{ranked[0].candidate.name}_relaxed.cif"
+    assert (tmp_path / f"{ranked[1].candidate.name}_relaxed.cif").exists()
+    assert ranking_line(frame, 3) == (
+        "2 distinct structures ranked from 3 relaxed of 3 candidates (1 relaxed into a structure ranked above them)"
+    )
 
 
 def test_csp_without_prototype_says_so_and_uses_diffusion(tmp_path, capsys):

@@ -224,7 +224,7 @@ class JobRunner:
         return self._admit(owner, spec)
 
     def _csp(self, job: Job, spec: CspSpec) -> str:
-        from backend.csp import plan_candidates, rank, write_ranking
+        from backend.csp import plan_candidates, rank, ranking_line, write_ranking
         from backend.relax import chgnet
         from backend.sampling import load_model
 
@@ -253,8 +253,7 @@ class JobRunner:
 
         ranked = rank(plan.candidates, potential, spec.fmax, spec.relax_steps, progress=on_progress)
         frame = write_ranking(ranked, self.store.folder(job.id))
-        ranked_count = int((frame["rank"] != "").sum())
-        self.store.update(job.id, message=f"{plan.note}; {ranked_count} of {len(plan.candidates)} candidates ranked")
+        self.store.update(job.id, message=f"{plan.note}; {ranking_line(frame, len(plan.candidates))}")
         return "done"
 
     def submit_screen(self, owner: str, config: ScreenConfig) -> str:
