@@ -8,4 +8,4 @@ RUN scripts/setup.sh
 ENV OMP_NUM_THREADS=4
 EXPOSE 8501
 # Inside the container the app must listen on all interfaces; publish the port only behind a proxy (README).
-CMD [".venv/bin/streamlit", "run", "backend/crystal_toolkit_view/server.py", "--server.address=0.0.0.0"]
+CMD [".venv/bin/streamlit", "run", "backend/app/server.py", "--server.address=0.0.0.0"]

@@ -9,7 +9,7 @@ setup:
 	@scripts/setup.sh
 
 run: setup
-	.venv/bin/streamlit run backend/crystal_toolkit_view/server.py
+	.venv/bin/streamlit run backend/app/server.py
 
 test: setup
 	@scripts/install_browser.sh

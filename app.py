@@ -14,7 +14,7 @@ st.set_page_config(page_title="Crystal Canvas", page_icon=str(ASSETS / "icon.png
 
 def data_folder_ready() -> bool:
     """Every page needs the job store: an unwritable or full data folder is said once, here, not as a traceback."""
-    from backend.app_support import services
+    from backend.app.services import services
     from backend.jobs.store import DataDirError
 
     try:
@@ -26,7 +26,7 @@ def data_folder_ready() -> bool:
 
 
 def home() -> None:
-    from backend.app_support import default_model_summary, services
+    from backend.app.services import default_model_summary, services
 
     st.title("Crystal Canvas")
     st.write(

@@ -15,7 +15,8 @@ from backend.cli_arguments import UserError, build_parser
 from backend.runtime import configure_threads, quiet_library_warnings
 
 if TYPE_CHECKING:
-    from backend.inpainting import Framework, InpaintRequest
+    from backend.inpainting.framework import Framework
+    from backend.inpainting.request import InpaintRequest
 
 
 def _read_inputs(paths: list[Path]) -> tuple[list[str], list]:
@@ -50,8 +51,9 @@ def _relax_to(
 ):
     from tqdm import tqdm
 
-    from backend.evaluation import relax_and_assess, write_reports
-    from backend.relax import chgnet
+    from backend.evaluation import relax_and_assess
+    from backend.relax.potentials import chgnet
+    from backend.results.folder import ResultFolder
 
     if fmax <= 0:
         raise UserError(f"--fmax must be positive (got {fmax})")
@@ -76,12 +78,14 @@ def _relax_to(
     for report in reports:
         if report.error:
             print(f"error: {report.name}: {report.error}", file=sys.stderr)
-    return reports, write_reports(reports, out)
+    return reports, ResultFolder(out).write_results(reports)
 
 
 def _inpainting_input(args: argparse.Namespace) -> tuple[Framework, InpaintRequest]:
     """The framework and request the inpaint flags ask for: chosen guests, or a disordered host's own."""
-    from backend.inpainting import InpaintRequest, plan_order_disorder, prepare_framework
+    from backend.inpainting.disorder import plan_order_disorder
+    from backend.inpainting.framework import prepare_framework
+    from backend.inpainting.request import InpaintRequest
     from backend.structures import read_checked
 
     repeat = None
@@ -123,10 +127,12 @@ def run_inpaint(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from backend.inpainting import inpaint, plan_inpainting, write_inpainting
-    from backend.sampling import load_model
-    from backend.sampling.engine import chain
-    from backend.sampling.trajectory import TrajectoryRecorder, write_extxyz
+    from backend.inpainting.output import write_inpainting
+    from backend.inpainting.plan import plan_inpainting
+    from backend.inpainting.run import inpaint
+    from backend.sampling.hooks.protocol import chain
+    from backend.sampling.hooks.trajectory import TrajectoryRecorder, write_extxyz
+    from backend.sampling.models import load_model
 
     framework, request = _inpainting_input(args)
     model = load_model(args.model, device=args.device)
@@ -165,8 +171,10 @@ def run_inpaint(args: argparse.Namespace) -> int:
 
 
 def run_screen(args: argparse.Namespace) -> int:
-    from backend.sampling import load_model, parse_space_group
-    from backend.screening import Screen, ScreenConfig
+    from backend.sampling.models import load_model
+    from backend.sampling.request import parse_space_group
+    from backend.screening.config import ScreenConfig
+    from backend.screening.screen import Screen
 
     flags = {
         "out": args.out,
@@ -225,26 +233,18 @@ def run_relax(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    import pandas as pd
 
-    from backend.evaluation import read_summary, write_rates
-    from backend.metrics import statistics_table
-    from backend.structures import StructureFileError, read_structure
+    from backend.metrics.statistics import statistics_table
+    from backend.results.folder import ResultFolder
 
     if not args.folder.is_dir():
         raise UserError(f"{args.folder} is not a folder")
-    results_path = args.folder / "results.csv"
-    if not results_path.is_file():  # a 'generate' output: relax first, into the same folder
+    folder = ResultFolder(args.folder)
+    if folder.results() is None:  # a 'generate' output: relax first, into the same folder
         names, raw = _read_inputs([args.folder])
         _relax_to(names, raw, args.folder, args.fmax, args.steps, args.device, keep_symmetry=args.keep_symmetry)
-    results = pd.read_csv(results_path, keep_default_na=False, dtype={"name": str})
-    relaxed = {}
-    for name in results.name[results.error == ""]:
-        try:
-            relaxed[name] = read_structure(args.folder / f"{name}_relaxed.cif")
-        except StructureFileError as exc:
-            print(f"error: {name}: {exc}", file=sys.stderr)
-    structures, rates = write_rates(args.folder, relaxed, read_summary(args.folder))
+    relaxed = folder.relaxed_structures(lambda name, exc: print(f"error: {name}: {exc}", file=sys.stderr))
+    structures, rates = folder.write_rates(relaxed, folder.summary())
     if not structures:
         raise UserError(f"no crystals to evaluate in {args.folder}")
     print(f"crystals requested {rates.requested} (failed generation or relaxation count as neither valid nor stable)")
@@ -259,17 +259,12 @@ def run_generate(args: argparse.Namespace) -> int:
     from pymatgen.core import Composition
     from tqdm import tqdm
 
-    from backend.sampling import (
-        GenerationRequest,
-        generate,
-        load_model,
-        parse_chemical_system,
-        parse_composition,
-        parse_space_group,
-    )
-    from backend.sampling.engine import chain
+    from backend.sampling.generate import generate
+    from backend.sampling.hooks.protocol import chain
+    from backend.sampling.hooks.trajectory import TrajectoryRecorder
+    from backend.sampling.models import load_model
     from backend.sampling.output import write_generation
-    from backend.sampling.trajectory import TrajectoryRecorder
+    from backend.sampling.request import GenerationRequest, parse_chemical_system, parse_composition, parse_space_group
 
     composition = parse_composition(args.composition, args.formula_units) if args.composition else None
     if composition and args.atoms is not None and args.atoms != Composition(composition).num_atoms:
@@ -327,7 +322,7 @@ def _start_structures(start_from: str | None, composition: str | None, n: int) -
     if composition is None:
         raise UserError("--start-from prototypes needs --composition")
     from backend.prototypes.retrieval import prototype_starts
-    from backend.sampling import GenerationRequest
+    from backend.sampling.request import GenerationRequest
 
     found, note = prototype_starts(composition, n, max_atoms=GenerationRequest().max_atoms)
     print(note, file=sys.stderr)
@@ -336,8 +331,8 @@ def _start_structures(start_from: str | None, composition: str | None, n: int) -
 
 def run_csp(args: argparse.Namespace) -> int:
     from backend.csp import plan_candidates, rank, ranking_line, write_ranking
-    from backend.relax import chgnet
-    from backend.sampling import load_model
+    from backend.relax.potentials import chgnet
+    from backend.sampling.models import load_model
 
     if args.fmax <= 0:
         raise UserError(f"--fmax must be positive (got {args.fmax})")
@@ -368,7 +363,7 @@ def _prepare_out(path: Path) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from backend.relax import chgnet
+    from backend.relax.potentials import chgnet
     from backend.verify.run import THRESHOLD_TEXT, verify, write_reports
 
     _prepare_out(args.out)
@@ -412,8 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        from backend.inpainting import InvalidHost
-        from backend.sampling import InvalidRequest, ModelUnavailable
+        from backend.inpainting.request import InvalidHost
+        from backend.sampling.model_info import ModelUnavailable
+        from backend.sampling.request import InvalidRequest
         from backend.structures import StructureFileError
 
         try:

@@ -45,7 +45,7 @@ def _target(text: str) -> tuple[str, float]:
 
 
 def _guest(text: str) -> tuple[str, int]:
-    from backend.inpainting import InvalidHost, parse_guests
+    from backend.inpainting.request import InvalidHost, parse_guests
 
     try:
         guests = parse_guests(text)

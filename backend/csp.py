@@ -24,9 +24,13 @@ from pymatgen.core import Composition, Structure
 from backend.evaluation import CandidateReport, relax_and_assess
 from backend.metrics.matching import UNIQUENESS_TOLERANCES
 from backend.prototypes.retrieval import Prototype, retrieve
-from backend.relax.potentials import Potential
+from backend.relax.interface import Potential
 from backend.relax.relaxer import ProgressCallback
-from backend.sampling import GenerationRequest, LoadedModel, StepCallback, generate, parse_composition
+from backend.results.folder import RANKING, relaxed_file
+from backend.sampling.generate import generate
+from backend.sampling.hooks.protocol import StepCallback
+from backend.sampling.models import LoadedModel
+from backend.sampling.request import GenerationRequest, parse_composition
 from backend.structures import describe, write_cif
 
 SOURCES = ("prototype", "variation", "diffusion")
@@ -71,13 +75,13 @@ class RankedCandidate:
         relaxed = self.report.relax.structure if self.report.error is None else None
         return {
             "rank": rank if rank is not None else "",
-            "file": f"{self.candidate.name}_relaxed.cif" if relaxed is not None else "",
+            "file": relaxed_file(self.candidate.name) if relaxed is not None else "",
             "source": self.candidate.kind,
             "origin": self.candidate.source,
             "space_group": describe(relaxed).space_group if relaxed is not None else "",
             "energy_per_atom": round(self.energy, 5) if self.energy is not None else "",
             "e_above_hull": round(self.report.hull.e_above_hull, 4) if self.report.hull else "",
-            "same_as": f"{self.same_as}_relaxed.cif" if self.same_as else "",
+            "same_as": relaxed_file(self.same_as) if self.same_as else "",
             "error": self.report.error or "",
         }
 
@@ -209,12 +213,12 @@ def write_ranking(ranked: Sequence[RankedCandidate], out: Path) -> pd.DataFrame:
     rows, rank_number = [], 0
     for item in ranked:
         if item.energy is not None:
-            write_cif(item.report.relax.structure, out / f"{item.candidate.name}_relaxed.cif")
+            write_cif(item.report.relax.structure, out / relaxed_file(item.candidate.name))
         ranked_here = item.energy is not None and item.same_as is None
         rank_number += ranked_here
         rows.append(item.row(rank_number if ranked_here else None))
     frame = pd.DataFrame(rows)
-    frame.to_csv(out / "ranking.csv", index=False)
+    frame.to_csv(out / RANKING, index=False)
     return frame
 
 

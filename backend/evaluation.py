@@ -6,22 +6,19 @@ Pages, the CLI and screening call this one function so a candidate is judged the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import pandas as pd
 from pymatgen.core import Structure
 
 from backend.inpainting.guests import guest_host_clearance, host_mask
-from backend.metrics.rates import BatchRates, batch_rates
+from backend.limits import SYMPREC, TIGHT_SYMPREC
 from backend.metrics.sanity import sanity
-from backend.relax import Potential, RelaxProgress, RelaxResult, relax_structures
-from backend.relax.relaxer import ProgressCallback
-from backend.stability import HullResult, StabilityError, assess
-from backend.structures import SYMPREC, describe, safe_name, write_cif
-
-TIGHT_SYMPREC = 0.01  # Å: the symmetry a relaxed candidate really has, beside the app's 0.1 Å reading
+from backend.relax.interface import Potential
+from backend.relax.relaxer import ProgressCallback, RelaxProgress, RelaxResult, relax_structures
+from backend.stability.hull import HullResult, assess
+from backend.stability.reference import StabilityError
+from backend.structures import describe
 
 
 @dataclass(frozen=True)
@@ -135,70 +132,9 @@ def relax_requested(
     return out
 
 
-def reports_frame(reports: Sequence[CandidateReport]) -> pd.DataFrame:
-    return pd.DataFrame([r.row() for r in reports])
-
-
-def write_reports(reports: Sequence[CandidateReport], out: Path) -> pd.DataFrame:
-    """``NAME_relaxed.cif`` for every relaxed candidate and ``results.csv`` for all: what the app and CLI keep."""
-    for report in reports:
-        if report.error is None and report.relax.structure is not None:
-            write_cif(report.relax.structure, out / f"{safe_name(report.name)}_relaxed.cif")
-    frame = reports_frame(reports)
-    frame.to_csv(out / "results.csv", index=False)
-    return frame
-
-
-def read_summary(folder: Path) -> pd.DataFrame | None:
-    """A generation or inpainting folder's summary.csv (one row per requested crystal), or None without one."""
-    path = folder / "summary.csv"
-    return pd.read_csv(path, keep_default_na=False) if path.is_file() else None
-
-
-def requested_outcomes(
-    results: pd.DataFrame, relaxed: Mapping[str, Structure], summary: pd.DataFrame | None = None
-) -> tuple[list[Structure | None], list[float]]:
-    """One (relaxed structure or None, E_above_hull) per crystal that was asked for, for the batch rates.
-
-    ``summary`` is the generation's summary.csv (one row per requested crystal, failed ones included); without it the
-    relaxation's own rows are the denominator. A crystal that failed generation, failed relaxation or could not be
-    placed on the hull is None: it counts in the denominator and as neither valid nor stable.
-    """
-    done = {}
-    for name, error, e_hull in zip(results.name.astype(str), results.error, results.e_above_hull):
-        if error == "" and name in relaxed:
-            done[name] = (relaxed[name], float(e_hull))
-    if summary is None:
-        names = list(results.name.astype(str))
-    else:
-        files = summary["file"] if "file" in summary else [""] * len(summary)
-        names = [Path(str(f)).stem if status == "ok" else "" for f, status in zip(files, summary.status)]
-    pairs = [done.get(name, (None, math.nan)) for name in names]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-def write_rates(
-    folder: Path, relaxed: Mapping[str, Structure], summary: pd.DataFrame | None
-) -> tuple[list[Structure | None], BatchRates]:
-    """The batch rates of a relaxation folder (its ``results.csv``; ``relaxed`` by name, ``summary`` the source
-    job's), written once as ``metrics.csv`` and ``metrics_per_crystal.csv`` for every later reader: a relaxation job
-    when it finishes, ``crystal-canvas evaluate``. Novelty is a StructureMatcher search, too slow for a page rerun."""
-    results = pd.read_csv(folder / "results.csv", keep_default_na=False, dtype={"name": str})
-    structures, e_hull = requested_outcomes(results, relaxed, summary)
-    table, rates = batch_rates(structures, e_hull)
-    table.to_csv(folder / "metrics_per_crystal.csv", index=False)
-    rates.frame().to_csv(folder / "metrics.csv", index=False)
-    return structures, rates
-
-
 __all__ = [
     "CandidateReport",
     "RelaxProgress",
-    "read_summary",
     "relax_and_assess",
     "relax_requested",
-    "requested_outcomes",
-    "reports_frame",
-    "write_rates",
-    "write_reports",
 ]

@@ -1,7 +1,7 @@
 """One crystal at one denoising step, as the job store keeps it and the live view draws it.
 
 Torch-free on purpose: the job store and the pages read frames, and opening them must not load torch (the sampler
-that makes frames, ``backend.sampling.trajectory``, does).
+that makes frames, ``backend.sampling.hooks.trajectory``, does).
 """
 
 from __future__ import annotations

@@ -11,11 +11,8 @@ from pymatgen.core import Element, Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from backend.limits import MAX_FILE_BYTES, MAX_RELAX_ATOMS, MIN_DISTANCE, SYMPREC
 from backend.structure_files import unreadable_reason
-
-SYMPREC = 0.1  # Å, spglib tolerance for reporting generated structures
-MAX_RELAX_ATOMS = 500
-MIN_DISTANCE = 0.5  # Å: closer atoms are overlapping, not bonded
 
 
 @dataclass(frozen=True)
@@ -66,7 +63,6 @@ class StructureFileError(ValueError):
     """A file that is not a usable crystal structure; the message is one line for the user."""
 
 
-MAX_FILE_BYTES = 5 * 2**20
 EXTXYZ_SUFFIXES = (".xyz", ".extxyz")
 
 

@@ -3,7 +3,7 @@
 Targets (``benchmarks/data/csp_targets.csv``, built by ``--build-targets`` from MPTS-52 test, CC BY 4.0
 Materials Project data): 100 materials of at most 20 atoms, of elements the model can place, whose reduced
 formula is absent from the training data (the MP-20 subset), seed 0. MPTS-52 enters nothing else: the prototypes
-come from the training data only. Arms, in one run (arms side by side in ``--workers`` processes):
+come from the training data only. Arms, in one run (every arm's targets shared out to ``--workers`` processes):
 
 - prototypes (``backend.csp``, what ``crystal-canvas csp`` does): the 20 best prototypes of the
   target's stoichiometry pattern by retrieval score, elements substituted (two assignments per structure type at
@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -45,9 +45,11 @@ from pymatgen.core import Composition, Structure  # noqa: E402
 
 from backend.compositions.cell import cell_formula  # noqa: E402
 from backend.csp import RankedCandidate, mark_duplicates, plan_candidates, rank  # noqa: E402
-from backend.relax import chgnet, relax_structures  # noqa: E402
-from backend.sampling import GenerationRequest, LoadedModel, generate, load_model  # noqa: E402
-from backend.sampling.request import allowed_elements  # noqa: E402
+from backend.relax.potentials import chgnet  # noqa: E402
+from backend.relax.relaxer import relax_structures  # noqa: E402
+from backend.sampling.generate import generate  # noqa: E402
+from backend.sampling.models import LoadedModel, load_model  # noqa: E402
+from backend.sampling.request import GenerationRequest, allowed_elements  # noqa: E402
 from backend.train.settings import MP20_CSV  # noqa: E402
 
 TARGETS = Path(__file__).with_name("data") / "csp_targets.csv"
@@ -205,33 +207,27 @@ def prototype_target(index: int, formula: str, target: Structure, args: argparse
     return out
 
 
-def run_arm(name: str, targets: pd.DataFrame, structures: list[Structure], args: argparse.Namespace) -> list[dict]:
-    """One arm over every target, each target's outcome appended to ``--out``/<arm>.jsonl as it finishes, so a
-    stopped run resumes where it stopped; the table rows summarise the file."""
-    path = args.out / f"{name}.jsonl"
-    done = {}
-    if path.exists():
-        done = {record["index"]: record for record in map(json.loads, path.read_text().splitlines())}
-    for index, (formula, target) in enumerate(zip(targets.formula, structures)):
-        if index in done:
-            continue
-        outcome = ARMS[name](index, formula, target, args)
-        record = {
-            "index": index,
-            "formula": formula,
-            "rows": {k: {"rms": r, "seconds": t} for k, (r, t) in outcome.items()},
-        }
-        with path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        done[index] = record
-    records = [done[i] for i in range(len(targets))]
+def run_target(name: str, index: int, formula: str, target: Structure, args: argparse.Namespace) -> dict:
+    """One arm on one target, as the record its arm's file keeps."""
+    outcome = ARMS[name](index, formula, target, args)
+    rows = {label: {"rms": rms, "seconds": seconds} for label, (rms, seconds) in outcome.items()}
+    return {"index": index, "formula": formula, "rows": rows}
+
+
+def read_records(path: Path) -> dict[int, dict]:
+    """An arm's finished targets by index (none before its first)."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    return {record["index"]: record for record in map(json.loads, lines)}
+
+
+def summarise_arm(records: list[dict], k: int) -> list[dict]:
+    """An arm's table rows from its per-target records."""
     labels = list(records[0]["rows"])
-    top = args.samples
     return [
         summarise(
             label,
             [r["rows"][label]["rms"] for r in records],
-            top,
+            k,
             sum(r["rows"][label]["seconds"] for r in records),
         )
         for label in labels
@@ -250,7 +246,7 @@ def main() -> None:
     parser.add_argument("--variations", action="store_true", help="also one partial-diffusion variation of each")
     parser.add_argument("--start-time", type=float, default=0.3, help="the variations' noise level")
     parser.add_argument("--arms", default="prototypes,diffusion,random", help="which arms, comma-separated")
-    parser.add_argument("--workers", type=int, default=2, help="arms run side by side in this many processes")
+    parser.add_argument("--workers", type=int, default=2, help="targets of every arm shared by this many processes")
     parser.add_argument("--limit", type=int, default=None, help="only the first targets (a quick look)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="per-target outcomes, one file per arm (resumable)")
     parser.add_argument("--build-targets", type=Path, default=None, help="MPTS-52 test CSV to pick targets from")
@@ -262,9 +258,20 @@ def main() -> None:
     structures = [Structure.from_str(cif, fmt="cif") for cif in targets.cif]
     _check_settings(args)
     names = [name.strip() for name in args.arms.split(",")]
+    done = {name: read_records(args.out / f"{name}.jsonl") for name in names}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(run_arm, name, targets, structures, args) for name in names]
-        rows = [row for future in futures for row in future.result()]
+        futures = {
+            pool.submit(run_target, name, index, formula, target, args): name
+            for index, (formula, target) in enumerate(zip(targets.formula, structures))
+            for name in names
+            if index not in done[name]
+        }
+        for future in as_completed(futures):  # written here, one line per target, by this process alone
+            name, record = futures[future], future.result()
+            with (args.out / f"{name}.jsonl").open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            done[name][record["index"]] = record
+    rows = [row for name in names for row in summarise_arm([done[name][i] for i in range(len(targets))], args.samples)]
     print(pd.DataFrame(rows).to_markdown(index=False))
 
 

@@ -47,8 +47,11 @@ import torch  # noqa: E402
 from pymatgen.core import Structure  # noqa: E402
 
 from backend.prototypes.index import composition_volume  # noqa: E402
-from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
-from backend.sampling.engine import MASK_TOKEN_OFFSET, build_sampler  # noqa: E402
+from backend.sampling.engine import build_sampler  # noqa: E402
+from backend.sampling.generate import generate  # noqa: E402
+from backend.sampling.hooks.protocol import MASK_TOKEN_OFFSET  # noqa: E402
+from backend.sampling.models import load_model  # noqa: E402
+from backend.sampling.request import GenerationRequest  # noqa: E402
 from backend.train.data import _split_of  # noqa: E402
 from backend.train.settings import MP20_CSV  # noqa: E402
 
@@ -90,7 +93,7 @@ def masked_prediction(model: object, structures: list[Structure], seed: int) -> 
         torch.manual_seed(seed)
         t = torch.full((len(structures),), t_value)
         with torch.no_grad():
-            noisy = sampler.corruption.sample_marginal(batch, t)
+            noisy = sampler.add_noise(batch, t_value)
             logits = sampler.score(noisy, t)["atomic_numbers"]
         guess = logits[:, :MASK_TOKEN_OFFSET].argmax(dim=1).numpy() + 1
         tokens = noisy["atomic_numbers"].numpy()
@@ -221,7 +224,7 @@ def lattice_estimates(model: object, structures: list[Structure], seed: int) -> 
         torch.manual_seed(seed)
         t = torch.full((len(reduced),), t_value)
         with torch.no_grad():
-            noisy = sampler.corruption.sample_marginal(batch, t)
+            noisy = sampler.add_noise(batch, t_value)
             score = sampler.score(noisy, t)["cell"]
             a = sde._marginal_mean_coeff(t)[:, None, None]
             mu = sde.get_limit_mean(x=noisy["cell"], batch=noisy)
@@ -245,7 +248,7 @@ def position_estimates(model: object, structures: list[Structure], seed: int) ->
         torch.manual_seed(seed)
         t = torch.full((len(reduced),), t_value)
         with torch.no_grad():
-            noisy = sampler.corruption.sample_marginal(batch, t)
+            noisy = sampler.add_noise(batch, t_value)
             score = sampler.score(noisy, t)["pos"]
             _, std = sde.marginal_prob(noisy["pos"], t, batch_idx=owner, batch=noisy)
             estimate = noisy["pos"] + std**2 * score
@@ -338,7 +341,7 @@ def _variance_ratios(model: object, structures: list[Structure], seed: int) -> d
     torch.manual_seed(seed)
     t = torch.full((len(structures),), 0.5)
     with torch.no_grad():
-        sampler.score(sampler.corruption.sample_marginal(clean_batch(structures), t), t)
+        sampler.score(sampler.add_noise(clean_batch(structures), 0.5), t)
     for hook in hooks:
         hook.remove()
     return {name: float(np.mean(ratios)) for name, ratios in seen.items()}

@@ -30,9 +30,10 @@ import pandas as pd  # noqa: E402
 from pymatgen.core import Structure  # noqa: E402
 
 from backend.evaluation import relax_requested  # noqa: E402
-from backend.inpainting import inpaint, plan_order_disorder  # noqa: E402
-from backend.relax import chgnet  # noqa: E402
-from backend.sampling import load_model  # noqa: E402
+from backend.inpainting.disorder import plan_order_disorder  # noqa: E402
+from backend.inpainting.run import inpaint  # noqa: E402
+from backend.relax.potentials import chgnet  # noqa: E402
+from backend.sampling.models import load_model  # noqa: E402
 from backend.structures import read_checked  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,11 +26,13 @@ import pandas as pd  # noqa: E402
 from pymatgen.core import Composition  # noqa: E402
 
 from backend.evaluation import relax_requested  # noqa: E402
-from backend.metrics import batch_rates, composition_statistics  # noqa: E402
-from backend.metrics.statistics import training_statistics  # noqa: E402
-from backend.relax import chgnet  # noqa: E402
-from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
+from backend.metrics.rates import batch_rates  # noqa: E402
+from backend.metrics.statistics import composition_statistics, training_statistics  # noqa: E402
+from backend.relax.potentials import chgnet  # noqa: E402
 from backend.sampling.composition import proposals  # noqa: E402
+from backend.sampling.generate import generate  # noqa: E402
+from backend.sampling.models import load_model  # noqa: E402
+from backend.sampling.request import GenerationRequest  # noqa: E402
 
 HEADLINE = (
     "V",

@@ -22,8 +22,12 @@ import psutil  # noqa: E402
 from pymatgen.analysis.phase_diagram import PDEntry  # noqa: E402
 from pymatgen.core import Composition  # noqa: E402
 
-from backend.stability import assess, reference_table  # noqa: E402
-from backend.stability.hull import hull_energy, phase_diagram  # noqa: E402
+from backend.stability.hull import (  # noqa: E402
+    assess,  # noqa: E402
+    hull_energy,
+    phase_diagram,
+)
+from backend.stability.reference import reference_table  # noqa: E402
 
 CHECK = Path(__file__).resolve().parents[1] / "tests" / "data" / "mp_hull_check.csv"
 

@@ -22,10 +22,15 @@ from pymatgen.core import Structure  # noqa: E402
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer  # noqa: E402
 
 from backend.compositions.cell import cell_formula  # noqa: E402
-from backend.inpainting import InpaintRequest, inpaint, remove_species  # noqa: E402
+from backend.inpainting.framework import remove_species  # noqa: E402
+from backend.inpainting.request import InpaintRequest  # noqa: E402
+from backend.inpainting.run import inpaint  # noqa: E402
 from backend.paths import ASSETS  # noqa: E402
-from backend.relax import chgnet, relax_structures  # noqa: E402
-from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
+from backend.relax.potentials import chgnet  # noqa: E402
+from backend.relax.relaxer import relax_structures  # noqa: E402
+from backend.sampling.generate import generate  # noqa: E402
+from backend.sampling.models import load_model  # noqa: E402
+from backend.sampling.request import GenerationRequest  # noqa: E402
 from backend.structures import describe  # noqa: E402
 
 # (host file, guest element, conventional cell?)

@@ -23,7 +23,9 @@ import pandas as pd  # noqa: E402
 from pymatgen.core import Composition  # noqa: E402
 
 from backend.prototypes.index import composition_volume  # noqa: E402
-from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
+from backend.sampling.generate import generate  # noqa: E402
+from backend.sampling.models import load_model  # noqa: E402
+from backend.sampling.request import GenerationRequest  # noqa: E402
 
 TARGETS = "benchmarks/data/csp_targets.csv"
 

@@ -17,10 +17,13 @@ configure_threads()
 
 import numpy as np  # noqa: E402
 
-from backend.metrics import batch_rates, statistics_table  # noqa: E402
-from backend.relax import chgnet, relax_structures  # noqa: E402
-from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
-from backend.sampling.request import CELL_VOLUME_MODES  # noqa: E402
+from backend.metrics.rates import batch_rates  # noqa: E402
+from backend.metrics.statistics import statistics_table  # noqa: E402
+from backend.relax.potentials import chgnet  # noqa: E402
+from backend.relax.relaxer import relax_structures  # noqa: E402
+from backend.sampling.generate import generate  # noqa: E402
+from backend.sampling.models import load_model  # noqa: E402
+from backend.sampling.request import CELL_VOLUME_MODES, GenerationRequest  # noqa: E402
 
 
 def main() -> None:

@@ -49,8 +49,8 @@ def run_mode(mode: str, n: int, fmax: float, steps: int, lanes: int, part: int, 
     loaded, or at ``start_at`` (epoch seconds) when processes run side by side."""
     items = structures(n)[part::parts]
     if mode == "batched":
-        from backend.relax import relax_structures
         from backend.relax.potentials import CHGNetPotential
+        from backend.relax.relaxer import relax_structures
 
         potential = CHGNetPotential("cpu", lanes=lanes)
         started = _wait_until(start_at)

@@ -19,9 +19,10 @@ configure_threads()
 
 import torch  # noqa: E402
 
-from backend.sampling import GenerationRequest, load_model  # noqa: E402
 from backend.sampling.engine import build_sampler, conditioning_batch, denoise  # noqa: E402
-from backend.sampling.trajectory import TrajectoryRecorder  # noqa: E402
+from backend.sampling.hooks.trajectory import TrajectoryRecorder  # noqa: E402
+from backend.sampling.models import load_model  # noqa: E402
+from backend.sampling.request import GenerationRequest  # noqa: E402
 
 
 def run_once(model, request: GenerationRequest, hooked: bool) -> tuple[float, int]:

@@ -16,7 +16,8 @@ from backend.runtime import configure_threads, quiet_library_warnings
 configure_threads()
 quiet_library_warnings()
 
-from backend.screening import Screen, ScreenConfig  # noqa: E402
+from backend.screening.config import ScreenConfig  # noqa: E402
+from backend.screening.screen import Screen  # noqa: E402
 
 
 def run(config: ScreenConfig, workers: int | None) -> tuple[float, Screen]:

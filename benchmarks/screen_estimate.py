@@ -16,9 +16,9 @@ from backend.runtime import configure_threads
 
 configure_threads()
 
-from backend.screening import Screen  # noqa: E402
 from backend.screening.config import small_screen  # noqa: E402
 from backend.screening.estimate import calibrate, estimate, machine_rates, minutes  # noqa: E402
+from backend.screening.screen import Screen  # noqa: E402
 
 
 def main() -> None:

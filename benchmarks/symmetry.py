@@ -25,8 +25,10 @@ import pandas as pd  # noqa: E402
 
 from backend.evaluation import relax_requested  # noqa: E402
 from backend.metrics.validity import validity  # noqa: E402
-from backend.relax import chgnet  # noqa: E402
-from backend.sampling import GenerationRequest, generate, load_model  # noqa: E402
+from backend.relax.potentials import chgnet  # noqa: E402
+from backend.sampling.generate import generate  # noqa: E402
+from backend.sampling.models import load_model  # noqa: E402
+from backend.sampling.request import GenerationRequest  # noqa: E402
 from backend.structures import describe  # noqa: E402
 
 # (space group, atoms in the conventional cell)

@@ -21,7 +21,8 @@ import pandas as pd  # noqa: E402
 from pymatgen.core import Lattice, Structure  # noqa: E402
 
 from backend.paths import ASSETS  # noqa: E402
-from backend.relax import chgnet, relax_structures  # noqa: E402
+from backend.relax.potentials import chgnet  # noqa: E402
+from backend.relax.relaxer import relax_structures  # noqa: E402
 from backend.verify.run import verify, write_reports  # noqa: E402
 
 # Experimental bulk moduli (GPa, room temperature; Kittel / CRC values as usually quoted), with MP's (GGA, elastic
@@ -61,7 +62,9 @@ def generated(out: Path, n: int) -> tuple[list[str], list[Structure]]:
     """The default path's crystals, relaxed (kept in OUT/generated so a rerun verifies the same ones)."""
     folder = out / "generated"
     if not folder.is_dir():
-        from backend.sampling import GenerationRequest, generate, load_model
+        from backend.sampling.generate import generate
+        from backend.sampling.models import load_model
+        from backend.sampling.request import GenerationRequest
 
         result = generate(load_model("default"), GenerationRequest(n=n, atoms=None, steps=100, seed=0, batch_size=32))
         made = [s for s in result.structures if s is not None]

@@ -2,16 +2,16 @@
 
 import streamlit as st
 
-from backend.app_support import bundled_hosts, model_info
+from backend.app.figures import frames_figure
+from backend.app.page import page_header
+from backend.app.services import model_info
+from backend.app.uploads import bundled_hosts
 from backend.learn import toy
 from backend.learn.crystal import noised, predict, teaching_cell
 from backend.learn.figures import mixture_figure, prediction_bars, reverse_figure
 from backend.learn.guidance import structure_frame
-from backend.paths import ASSETS
-from backend.views import frames_figure
 
-st.set_page_config(page_title="Learn - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
-st.title("Learn: how a diffusion model makes a crystal")
+page_header("Learn", "Learn: how a diffusion model makes a crystal")
 st.caption(
     "Five short sections, each with one or two controls. Everything is computed here, offline: the 2D maths "
     "exactly, the crystal parts with the embedded MatterGen model the rest of the app uses."
@@ -20,7 +20,7 @@ st.caption(
 
 @st.cache_resource(show_spinner="Loading the embedded model...")
 def embedded_model():  # noqa: ANN201 - a LoadedModel
-    from backend.sampling import load_model
+    from backend.sampling.models import load_model
 
     return load_model("default")
 

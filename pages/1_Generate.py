@@ -1,33 +1,28 @@
 """Generate: choose a model and conditions, submit a generation job."""
 
-import uuid
-
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from backend.app_support import bundled_hosts, local_models, model_info, models_folder, read_upload, services
+from backend.app.page import open_page
+from backend.app.services import local_models, model_info, models_folder
+from backend.app.uploads import bundled_hosts, read_upload
 from backend.compositions.proposer import proposal_table
 from backend.jobs.kinds import CspSpec
 from backend.jobs.runner import JobRefused
-from backend.paths import ASSETS
 from backend.prototypes.retrieval import prototype_starts
-from backend.sampling import (
-    PUBLISHED_MODELS,
+from backend.sampling.composition import composition_preview_note, proposals
+from backend.sampling.model_info import PUBLISHED_MODELS, SCALAR_PROPERTIES, ModelUnavailable
+from backend.sampling.request import (
     GenerationRequest,
     InvalidRequest,
-    ModelUnavailable,
     parse_chemical_system,
     parse_composition,
     parse_space_group,
 )
-from backend.sampling.composition import composition_preview_note, proposals
-from backend.sampling.models import SCALAR_PROPERTIES
 from backend.structures import StructureFileError
 
-st.set_page_config(page_title="Generate - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
-st.title("Generate crystals")
-owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
-store, runner = services()
+page = open_page("Generate", "Generate crystals")
+owner, store, runner = page.owner, page.store, page.runner
 
 source = st.radio(
     "Model", ["Embedded default", "Local checkpoint folder", "Published MatterGen model"], horizontal=True

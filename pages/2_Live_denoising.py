@@ -1,19 +1,16 @@
 """Live denoising: watch a generation job's crystals take shape; scrub the trajectory afterwards."""
 
-import uuid
-
 import streamlit as st
 
-from backend.app_support import for_display, job_failures, job_table, live_figure, services
+from backend.app.display import for_display
+from backend.app.figures import trajectory_figure
+from backend.app.job_views import job_failures, job_table, live_figure
+from backend.app.page import open_page
 from backend.jobs.kinds import InpaintSpec, spec_of
 from backend.jobs.runner import JobRefused
-from backend.paths import ASSETS
-from backend.views import trajectory_figure
 
-st.set_page_config(page_title="Live denoising - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
-st.title("Live denoising")
-store, runner = services()
-owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
+page = open_page("Live denoising", "Live denoising")
+owner, store, runner = page.owner, page.store, page.runner
 
 jobs = [j for j in store.jobs(limit=100) if j.kind in ("generate", "inpaint", "csp")]
 job_id = st.query_params.get("job") or (jobs[0].id if jobs else None)

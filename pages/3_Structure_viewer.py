@@ -1,34 +1,25 @@
 """Structure viewer: any generated, relaxed or uploaded structure in 3D, its facts and downloads."""
 
-import uuid
-
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from backend.app_support import (
-    ctk_link,
-    for_display,
-    job_structures,
-    job_zip,
-    read_upload_for_viewing,
-    services,
-    verification_of,
-)
+from backend.app.display import for_display
+from backend.app.figures import structure_html
+from backend.app.job_views import ctk_link, job_structures, job_zip, verification_of
+from backend.app.page import open_page
+from backend.app.structure_facts import structure_downloads, structure_facts
+from backend.app.uploads import read_upload_for_viewing
 from backend.jobs.runner import JobRefused
-from backend.paths import ASSETS
-from backend.sampling import GenerationRequest, InvalidRequest, ModelUnavailable
+from backend.sampling.model_info import ModelUnavailable
+from backend.sampling.request import GenerationRequest, InvalidRequest
 from backend.screening.folders import screen_folders, screen_view
-from backend.structure_facts import structure_downloads, structure_facts
 from backend.structures import StructureFileError
 from backend.verify.figures import eos_figure, phonon_figure
 from backend.verify.run import THRESHOLD_TEXT
-from backend.views import structure_html
 
-st.set_page_config(page_title="Structure viewer - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
-st.title("Structure viewer")
-store, runner = services()
-owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
+page = open_page("Structure viewer", "Structure viewer")
+owner, store, runner = page.owner, page.store, page.runner
 
 SOURCES = ["A job", "A screen", "An uploaded file"]
 source = st.radio(

@@ -1,25 +1,21 @@
 """Relax & hull: relax a job's crystals with CHGNet, place them on the MP hull, shortlist them."""
 
-import uuid
-
 import pandas as pd
 import streamlit as st
 
-from backend.app_support import for_display, job_zip, relaxation, services
+from backend.app.display import for_display
+from backend.app.job_views import job_zip, relaxation
+from backend.app.page import job_progress, open_page
 from backend.jobs.kinds import VerifySpec, spec_of
 from backend.jobs.runner import JobRefused
 from backend.metrics.rates import DEFINITIONS
-from backend.page_parts import job_progress
-from backend.paths import ASSETS
-from backend.stability import HULL_LABEL, StabilityError
 from backend.stability.figures import e_hull_histogram, hull_figure
+from backend.stability.reference import HULL_LABEL, StabilityError
 from backend.verify.figures import eos_figure, phonon_figure
 from backend.verify.run import THRESHOLD_TEXT, read_reports
 
-st.set_page_config(page_title="Relax & hull - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
-st.title("Relax & hull")
-owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
-store, runner = services()
+page = open_page("Relax & hull", "Relax & hull")
+owner, store, runner = page.owner, page.store, page.runner
 st.caption(
     f"E_above_hull is measured against the {HULL_LABEL} (MP 2024 GGA-scale entries, MP-20/MPTS-52 hull energies; "
     "r2SCAN-scale energies are never mixed in). Each row's hull_quality says whether MP's stable phases of its "

@@ -1,38 +1,28 @@
 """Inpainting (CHGGen): keep a host framework, let MatterGen place the guest atoms, or order a disordered host."""
 
-import uuid
-
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from backend.app_support import bundled_hosts, read_upload, services, wyckoff_orbits
-from backend.inpainting import (
-    InpaintRequest,
-    InvalidHost,
-    integral_supercells,
-    occupancy_table,
-    parse_guests,
-    parse_indices,
-    plan_order_disorder,
-    prepare_framework,
-    smallest_supercells,
-)
+from backend.app.figures import structure_html
+from backend.app.page import open_page
+from backend.app.structure_facts import wyckoff_orbits
+from backend.app.uploads import bundled_hosts, read_upload
+from backend.inpainting.disorder import integral_supercells, occupancy_table, plan_order_disorder, smallest_supercells
+from backend.inpainting.framework import prepare_framework
+from backend.inpainting.request import InpaintRequest, InvalidHost, parse_guests, parse_indices
 from backend.jobs.runner import JobRefused
-from backend.paths import ASSETS
-from backend.sampling import InvalidRequest, ModelUnavailable
+from backend.sampling.model_info import ModelUnavailable
+from backend.sampling.request import InvalidRequest
 from backend.structures import StructureFileError
-from backend.views import structure_html
 
-st.set_page_config(page_title="Inpainting - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
-st.title("Inpainting into a host")
+page = open_page("Inpainting", "Inpainting into a host")
+owner, store, runner = page.owner, page.store, page.runner
 st.caption(
     "CHGGen (Zhong et al., Mater. Horiz. 2025): host atoms are pinned at every denoising step, guests follow "
     "the model (RePaint resampling, off by default, re-noises the whole state to harmonise them). A host with "
     "partial occupancy is ordered the same way: its "
     "fully occupied sites are the framework, its partial species the guests. Relax the results on Relax & hull."
 )
-owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
-store, runner = services()
 
 hosts = bundled_hosts()
 source = st.radio("Host", ["Bundled MP host", "Upload"], horizontal=True)

@@ -1,19 +1,19 @@
 """Screening: start a screen as a job, watch its funnel fill, cancel, resume, re-apply thresholds, download."""
 
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
 import streamlit as st
 
-from backend.app_support import for_display, services
+from backend.app.display import for_display
+from backend.app.figures import funnel_figure
+from backend.app.page import open_page
 from backend.jobs.kinds import screen_job
 from backend.jobs.runner import JobRefused
-from backend.paths import ASSETS
-from backend.sampling import InvalidRequest, ModelUnavailable, parse_space_group
-from backend.screening import ScreenConfig
-from backend.screening.config import small_screen
+from backend.sampling.model_info import ModelUnavailable
+from backend.sampling.request import InvalidRequest, parse_space_group
+from backend.screening.config import ScreenConfig, small_screen
 from backend.screening.estimate import calibrate, estimate, machine_rates
 from backend.screening.folders import (
     new_screen_folder,
@@ -23,14 +23,11 @@ from backend.screening.folders import (
     screen_zip,
     where_screens_run,
 )
-from backend.stability import HULL_LABEL, StabilityError
 from backend.stability.figures import e_hull_histogram, hull_figure
-from backend.views import funnel_figure
+from backend.stability.reference import HULL_LABEL, StabilityError
 
-st.set_page_config(page_title="Screening - Crystal Canvas", page_icon=str(ASSETS / "icon.png"), layout="wide")
-st.title("Screening")
-owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
-store, runner = services()
+page = open_page("Screening", "Screening")
+owner, store, runner = page.owner, page.store, page.runner
 data_screens, run_screens = screen_roots()
 st.caption(
     "generate -> sanity filter -> CHGNet relaxation -> E_above_hull -> shortlist. "

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = ROOT / "backend" / "crystal_toolkit_view" / "server.py"
+SERVER = ROOT / "backend" / "app" / "server.py"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--headless",

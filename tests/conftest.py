@@ -13,6 +13,6 @@ configure_threads()
 
 @pytest.fixture(scope="session")
 def default_model():
-    from backend.sampling import load_model
+    from backend.sampling.models import load_model
 
     return load_model("default", device="cpu")

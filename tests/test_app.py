@@ -22,16 +22,16 @@ def test_no_page_imports_heavy_libraries_directly():
 
 
 def test_an_unusable_data_folder_is_one_message_at_start(tmp_path, monkeypatch):
-    from backend import app_support
+    from backend.app import services as app_services
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("CRYSTAL_CANVAS_DATA", str(blocker / "data"))
-    app_support.reset_services()
+    app_services.reset_services()
     try:
         app = AppTest.from_file(str(APP), default_timeout=120).run()
     finally:
-        app_support.reset_services()
+        app_services.reset_services()
     assert not app.exception
     assert "is not usable" in app.error[0].value and "CRYSTAL_CANVAS_DATA" in app.error[0].value
 

@@ -11,24 +11,14 @@ import numpy as np
 import pytest
 from pymatgen.core import Structure
 
-from backend.app_support import read_upload
+from backend.app.uploads import read_upload
 from backend.cli import main
-from backend.inpainting import (
-    InpaintRequest,
-    InvalidHost,
-    check_inpainting,
-    parse_guests,
-    plan_inpainting,
-    prepare_framework,
-)
-from backend.sampling import (
-    GenerationRequest,
-    InvalidRequest,
-    ModelInfo,
-    load_model,
-    parse_chemical_system,
-    parse_space_group,
-)
+from backend.inpainting.framework import prepare_framework
+from backend.inpainting.plan import check_inpainting, plan_inpainting
+from backend.inpainting.request import InpaintRequest, InvalidHost, parse_guests
+from backend.sampling.model_info import ModelInfo
+from backend.sampling.models import load_model
+from backend.sampling.request import GenerationRequest, InvalidRequest, parse_chemical_system, parse_space_group
 from backend.structures import StructureFileError, read_checked
 
 DATA = Path(__file__).parent / "data"
@@ -210,8 +200,8 @@ def test_the_crystal_toolkit_upload_gives_the_same_specific_line(name, message):
     """/ctk's upload said only "could not be read" for 9 of 13 files: its catch-all caught the gate's reason first."""
     import base64
 
-    from backend.app_support import read_upload_for_viewing
-    from backend.crystal_toolkit_view.view import uploaded_structure
+    from backend.app.ctk_view import uploaded_structure
+    from backend.app.uploads import read_upload_for_viewing
 
     data = (DATA / "bad" / name).read_bytes()
     structure, line = uploaded_structure("data:;base64," + base64.b64encode(data).decode(), name)

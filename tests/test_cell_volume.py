@@ -6,7 +6,8 @@ from pymatgen.core import Composition, Structure
 
 from backend.paths import ASSETS
 from backend.prototypes.index import composition_volume, load_index
-from backend.sampling import GenerationRequest, generate
+from backend.sampling.generate import generate
+from backend.sampling.request import GenerationRequest
 
 HOSTS = ASSETS / "data" / "hosts"
 

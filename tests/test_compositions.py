@@ -11,9 +11,15 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from backend.cli import main
 from backend.compositions.proposer import CompositionProposer
 from backend.metrics.validity import smact_valid
-from backend.sampling import GenerationRequest, InvalidRequest, generate, parse_composition
 from backend.sampling.composition import proposals
-from backend.sampling.request import allowed_elements, cell_histogram
+from backend.sampling.generate import generate
+from backend.sampling.request import (
+    GenerationRequest,
+    InvalidRequest,
+    allowed_elements,
+    cell_histogram,
+    parse_composition,
+)
 
 
 def _proposer(**kwargs) -> CompositionProposer:
@@ -100,7 +106,7 @@ def test_counts_hook_survives_a_redrawn_or_remasked_atom():
 
     from pymatgen.core import Composition
 
-    from backend.sampling.composition import ExactComposition
+    from backend.sampling.hooks.composition import ExactComposition
 
     hook = ExactComposition([Composition("Li2O")])
     probabilities = np.full((3, 100), 0.01)

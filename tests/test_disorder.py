@@ -9,7 +9,8 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from backend.cli import main
-from backend.inpainting import InvalidHost, integral_supercells, occupancy_table, plan_order_disorder
+from backend.inpainting.disorder import integral_supercells, occupancy_table, plan_order_disorder
+from backend.inpainting.request import InvalidHost
 from backend.structures import StructureFileError, read_checked
 
 DATA = Path(__file__).parent / "data"

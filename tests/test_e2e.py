@@ -204,7 +204,8 @@ def test_every_page_with_a_failed_crystal_shows_no_traceback(browser, tmp_path):
     from generation_folder import DATA, FAILURE, write_generation_folder
 
     from backend.jobs.store import JobStore
-    from backend.screening import Screen, ScreenConfig
+    from backend.screening.config import ScreenConfig
+    from backend.screening.screen import Screen
 
     data = tmp_path / "data"
     store = JobStore(data)

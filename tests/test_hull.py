@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from pymatgen.core import Composition, Lattice, Structure
 
-from backend.stability import assess, reference_table
-from backend.stability.hull import hull_energy, phase_diagram
+from backend.stability.hull import assess, hull_energy, phase_diagram
+from backend.stability.reference import reference_table
 
 DATA = Path(__file__).parent / "data"
 
@@ -30,7 +30,8 @@ def li2o2_p63mmc() -> Structure:
 
 @pytest.fixture(scope="module")
 def relaxed():
-    from backend.relax import chgnet, relax_structures
+    from backend.relax.potentials import chgnet
+    from backend.relax.relaxer import relax_structures
 
     structures = {
         "Li2O": li2o_antifluorite(),
@@ -135,8 +136,7 @@ def test_sodium_nitride_is_a_formula_not_a_missing_value():
 
 def test_a_filled_phase_is_not_called_missing():
     """Relax & hull listed matbench-filled phases (DyGa3) under hull_missing while the figure drew them stable."""
-    from backend.stability import reference_table
-    from backend.stability.reference import Coverage
+    from backend.stability.reference import Coverage, reference_table
 
     coverage = reference_table().coverage(["Dy", "Ga"])
     assert coverage.filled == ("DyGa3",) and coverage.absent == ("Dy3Ga2",)

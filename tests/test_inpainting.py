@@ -5,15 +5,11 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Structure
 
-from backend.inpainting import (
-    InpaintRequest,
-    candidate_geometry,
-    inpaint,
-    remove_species,
-    repaint_schedule,
-    supersize,
-    symmetrize_framework,
-)
+from backend.inpainting.framework import remove_species, supersize, symmetrize_framework
+from backend.inpainting.output import candidate_geometry
+from backend.inpainting.repaint import repaint_schedule
+from backend.inpainting.request import InpaintRequest
+from backend.inpainting.run import inpaint
 
 HOSTS = Path(__file__).parent / "data" / "hosts"
 

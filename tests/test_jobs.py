@@ -10,7 +10,7 @@ import pytest
 from backend.jobs.kinds import GenerateSpec
 from backend.jobs.runner import JobRefused, JobRunner
 from backend.jobs.store import JobStore
-from backend.sampling import GenerationRequest
+from backend.sampling.request import GenerationRequest
 
 
 def wait_for(store, job_id, statuses=("done", "failed", "cancelled"), timeout=120):
@@ -98,7 +98,7 @@ def test_duplicate_submission_is_refused_while_the_first_waits(tmp_path):
 def test_every_kind_round_trips_through_the_store(tmp_path):
     from pymatgen.core import Lattice, Structure
 
-    from backend.inpainting import InpaintRequest
+    from backend.inpainting.request import InpaintRequest
     from backend.jobs.kinds import CspSpec, InpaintSpec, RelaxSpec, VerifySpec, spec_of
 
     runner = idle_runner(tmp_path / "data")
@@ -144,7 +144,7 @@ from backend.runtime import configure_threads
 configure_threads()
 from backend.jobs.runner import JobRunner
 from backend.jobs.store import JobStore
-from backend.sampling import GenerationRequest
+from backend.sampling.request import GenerationRequest
 runner = JobRunner(JobStore(sys.argv[1]), device="cpu").start()
 done = runner.submit_generation("srv", "default", GenerationRequest(n=1, atoms=3, steps=3, seed=0))
 while runner.store.get(done).status != "done":
@@ -206,8 +206,9 @@ def test_fixed_host_relaxation_keeps_the_host_and_moves_the_guests(runner):
     import pandas as pd
     from pymatgen.core import Structure
 
-    from backend.inpainting import InpaintRequest, prepare_framework
+    from backend.inpainting.framework import prepare_framework
     from backend.inpainting.guests import guest_host_clearance, host_mask
+    from backend.inpainting.request import InpaintRequest
     from backend.structures import read_structure
 
     host = Structure.from_file(Path(__file__).parent / "data" / "hosts" / "LiFePO4_olivine_mp-19017.cif")
@@ -239,16 +240,16 @@ def test_fixed_host_relaxation_keeps_the_host_and_moves_the_guests(runner):
 
 
 def test_services_from_eight_threads_build_one_runner(tmp_path, monkeypatch):
-    from backend import app_support
+    from backend.app import services as app_services
 
     monkeypatch.setenv("CRYSTAL_CANVAS_DATA", str(tmp_path / "data"))
-    app_support.reset_services()
+    app_services.reset_services()
     workers_before = sum(t.name == "crystal-canvas-worker" for t in threading.enumerate())
     barrier, got = threading.Barrier(8), []
 
     def visit():
         barrier.wait()
-        got.append(app_support.services())
+        got.append(app_services.services())
 
     threads = [threading.Thread(target=visit) for _ in range(8)]
     for t in threads:
@@ -257,7 +258,7 @@ def test_services_from_eight_threads_build_one_runner(tmp_path, monkeypatch):
         t.join()
     assert len({id(runner) for _, runner in got}) == 1
     assert sum(t.name == "crystal-canvas-worker" for t in threading.enumerate()) == workers_before + 1
-    app_support.reset_services()
+    app_services.reset_services()
 
 
 def test_every_job_is_claimed_exactly_once_by_concurrent_workers(tmp_path):
@@ -309,7 +310,7 @@ def test_run_again_from_two_tabs_queues_one_job(tmp_path, default_model):
 def test_a_screen_gives_the_worker_up_to_another_user_and_resumes(runner, tmp_path):
     """Round-robin with a long job: once a screen has made progress and another user's job waits, the screen goes
     back to the queue, the other job runs, and the screen then finishes from its stage files."""
-    from backend.screening import ScreenConfig
+    from backend.screening.config import ScreenConfig
 
     config = ScreenConfig(
         out=tmp_path / "screen", n=4, atoms=4, chemsys="Na-Cl", steps=60, batch_size=2, relax_steps=50
@@ -329,7 +330,7 @@ def test_a_screen_gives_the_worker_up_to_another_user_and_resumes(runner, tmp_pa
 
 
 def test_a_screen_for_a_folder_holding_another_screen_is_refused(runner, tmp_path):
-    from backend.screening import ScreenConfig
+    from backend.screening.config import ScreenConfig
 
     config = ScreenConfig(out=tmp_path / "s", n=2, atoms=4, chemsys="Na-Cl", steps=4, batch_size=2, relax_steps=5)
     assert wait_for(runner.store, runner.submit_screen("fay", config), timeout=300).status == "done"

@@ -8,8 +8,10 @@ import torch
 from omegaconf import OmegaConf
 
 from backend.paths import ASSETS
-from backend.sampling import GenerationRequest, ModelUnavailable, generate, load_model
-from backend.sampling.models import resolve
+from backend.sampling.generate import generate
+from backend.sampling.model_info import ModelUnavailable
+from backend.sampling.models import load_model, resolve
+from backend.sampling.request import GenerationRequest
 
 PUBLISHED_CONFIGS = ASSETS / "mattergen" / "published_configs"
 
@@ -66,7 +68,8 @@ def test_published_name_offline_fails_fast_with_advice(monkeypatch):
 
 
 def test_training_script_output_loads_and_samples(tmp_path):
-    from backend.train import TrainSettings, train
+    from backend.train.loop import train
+    from backend.train.settings import TrainSettings
 
     settings = TrainSettings(
         out=tmp_path / "model",

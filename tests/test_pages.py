@@ -28,11 +28,11 @@ def wait_done(store, job_id, timeout=240):
 def services(tmp_path_factory):
     import os
 
-    from backend import app_support
+    from backend.app import services as app_services
 
     os.environ["CRYSTAL_CANVAS_DATA"] = str(tmp_path_factory.mktemp("data"))
-    app_support.reset_services()
-    return app_support.services()
+    app_services.reset_services()
+    return app_services.services()
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,8 @@ def test_relax_and_hull_page(services, generated):
     assert len(app.get("plotly_chart")) >= 1
     assert (store.folder(relax.id) / "metrics.csv").is_file()  # the job wrote its rates when it finished
 
-    from backend import evaluation, metrics
+    from backend import metrics
+    from backend.results import folder as result_folder
 
     calls = []
     counted = metrics.rates.batch_rates
@@ -140,7 +141,7 @@ def test_relax_and_hull_page(services, generated):
         return counted(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(evaluation, "batch_rates", counting)
+        patch.setattr(result_folder, "batch_rates", counting)
         patch.setattr(metrics.rates, "batch_rates", counting)
         app.run()
         app.run()
@@ -201,7 +202,8 @@ def test_inpainting_page_refuses_bad_choices(services):
 
 
 def test_screening_page_reads_screens_in_the_data_folder_without_writing(tmp_path, monkeypatch):
-    from backend.screening import Screen, ScreenConfig
+    from backend.screening.config import ScreenConfig
+    from backend.screening.screen import Screen
 
     out = tmp_path / "screens" / "demo"
     Screen(
@@ -304,7 +306,7 @@ def test_generate_says_why_an_out_of_range_number_is_refused(services, field, va
 
 
 def test_chemical_systems_are_read_as_a_chemist_writes_them():
-    from backend.sampling import InvalidRequest, parse_chemical_system
+    from backend.sampling.request import InvalidRequest, parse_chemical_system
 
     assert parse_chemical_system("li-fe-o") == ("Fe", "Li", "O")
     with pytest.raises(InvalidRequest, match="Li is listed twice"):

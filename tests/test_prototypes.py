@@ -12,8 +12,9 @@ from backend.csp import CspCandidate, rank, ranking_line, screen, write_ranking
 from backend.paths import ASSETS
 from backend.prototypes.index import describe, load_index
 from backend.prototypes.retrieval import retrieve
-from backend.relax import chgnet
-from backend.sampling import GenerationRequest, InvalidRequest, generate
+from backend.relax.potentials import chgnet
+from backend.sampling.generate import generate
+from backend.sampling.request import GenerationRequest, InvalidRequest
 from backend.symmetry.wyckoff import orbits_of
 
 NACL = ASSETS / "data" / "hosts" / "NaCl_mp-22862.cif"

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from backend.sampling import GenerationRequest, InvalidRequest, StepControl, generate
-from backend.sampling.trajectory import TrajectoryRecorder
+from backend.sampling.generate import generate
+from backend.sampling.hooks.protocol import StepControl
+from backend.sampling.hooks.trajectory import TrajectoryRecorder
+from backend.sampling.request import GenerationRequest, InvalidRequest
 
 
 def test_callback_fires_once_per_step_with_documented_fields(default_model):

@@ -3,7 +3,8 @@
 import pandas as pd
 from pymatgen.core import Lattice, Structure
 
-from backend.metrics.sanity import COVALENT_FRACTION, sanity
+from backend.limits import COVALENT_FRACTION
+from backend.metrics.sanity import sanity
 from backend.paths import ASSETS
 
 
@@ -25,8 +26,8 @@ def test_overlapping_atoms_fail_and_say_which_pair():
 
 def test_the_screening_filter_and_relax_results_carry_the_verdict(tmp_path):
     from backend.evaluation import relax_and_assess
-    from backend.relax import chgnet
-    from backend.screening import ScreenConfig
+    from backend.relax.potentials import chgnet
+    from backend.screening.config import ScreenConfig
     from backend.screening.stages import Candidate, sanity_filter
 
     squeezed = Structure(Lattice.cubic(6), ["Li", "O"], [[0, 0, 0], [1.05 / 6, 0, 0]])
@@ -39,7 +40,7 @@ def test_the_screening_filter_and_relax_results_carry_the_verdict(tmp_path):
 
 def test_the_verdict_is_counted_in_the_rates():
     """The rates carry "Sane" over every crystal asked for: a squeezed Li-O passes V (0.5 Å) but not sanity."""
-    from backend.metrics import batch_rates
+    from backend.metrics.rates import batch_rates
 
     squeezed = Structure(Lattice.cubic(6), ["Li", "O"], [[0, 0, 0], [1.05 / 6, 0, 0]])
     rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.2), ["Li", "O"], [[0, 0, 0], [0.5] * 3])

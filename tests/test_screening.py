@@ -8,8 +8,9 @@ import time
 import pandas as pd
 import pytest
 
-from backend.screening import Screen, ScreenConfig
 from backend.screening import screen as screen_module
+from backend.screening.config import ScreenConfig
+from backend.screening.screen import Screen
 
 
 def small(out, **extra) -> ScreenConfig:
@@ -59,7 +60,8 @@ import sys
 from pathlib import Path
 from backend.runtime import configure_threads
 configure_threads()
-from backend.screening import Screen, ScreenConfig
+from backend.screening.config import ScreenConfig
+from backend.screening.screen import Screen
 Screen(ScreenConfig(out=Path(sys.argv[1]), n=8, atoms=6, chemsys="Na-Cl", steps=20, batch_size=4,
                     relax_steps=100, relax_batch=1, require_charge_neutral=False)).run()
 """

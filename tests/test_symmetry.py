@@ -5,10 +5,12 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from backend.relax import chgnet, relax_structures
-from backend.sampling import GenerationRequest, generate
+from backend.relax.potentials import chgnet
+from backend.relax.relaxer import relax_structures
+from backend.sampling.generate import generate
 from backend.sampling.hooks.symmetry import project_lattice, project_orbit
-from backend.sampling.trajectory import TrajectoryRecorder
+from backend.sampling.hooks.trajectory import TrajectoryRecorder
+from backend.sampling.request import GenerationRequest
 from backend.symmetry.check import invariant
 from backend.symmetry.wyckoff import assign, group
 

@@ -136,12 +136,12 @@ def test_crystal_toolkit_patches_let_its_view_build_and_bond():
 
 
 def test_the_crystal_toolkit_view_offers_voronoi_and_refuses_unknown_ids(tmp_path, monkeypatch):
-    from backend import app_support
-    from backend.crystal_toolkit_view.view import build_app, job_structure
+    from backend.app import services as app_services
+    from backend.app.ctk_view import build_app, job_structure
     from backend.thirdparty.crystal_toolkit import with_voronoi
 
     monkeypatch.setenv("CRYSTAL_CANVAS_DATA", str(tmp_path))
-    app_support.reset_services()
+    app_services.reset_services()
     layout = str(build_app().layout)
     assert "VoronoiNN" in layout and "CrystalNN" in layout and "polyhedra" in layout and "accessible" in layout
     assert job_structure("abc123", "0000_NaCl") == (None, "no job 'abc123' in this app's store")
@@ -151,14 +151,14 @@ def test_the_crystal_toolkit_view_offers_voronoi_and_refuses_unknown_ids(tmp_pat
         from dash import html
 
         with_voronoi(html.Div([html.P("no menu")]), "structure-bonding_algorithm")
-    app_support.reset_services()
+    app_services.reset_services()
 
 
 def test_a_failed_upload_hides_the_last_structure_in_the_crystal_toolkit_view():
     import base64
     from pathlib import Path
 
-    from backend.crystal_toolkit_view.view import HIDDEN, view_state
+    from backend.app.ctk_view import HIDDEN, view_state
 
     def upload(path: Path) -> str:
         return "data:;base64," + base64.b64encode(path.read_bytes()).decode()

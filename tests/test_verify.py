@@ -5,8 +5,9 @@ import json
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from backend.relax import chgnet
-from backend.verify.run import MAX_VERIFY_ATOMS, VerifyReport, verify, write_reports
+from backend.limits import MAX_VERIFY_ATOMS
+from backend.relax.potentials import chgnet
+from backend.verify.run import VerifyReport, verify, write_reports
 
 
 def rock_salt(a: float = 5.69) -> Structure:

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.app_support import live_figure
+from backend.app.figures import frames_figure, trajectory_figure
+from backend.app.job_views import live_figure
 from backend.frames import Frame
 from backend.jobs.store import JobStore
-from backend.views import frames_figure, trajectory_figure
 
 
 def frame(crystal: int, step: int, atoms: int = 5) -> Frame:
@@ -61,7 +61,7 @@ def test_animation_legend_lists_each_element_once_in_every_frame():
 
 
 def test_elements_of_alike_jmol_colours_are_told_apart():
-    from backend.views import MIN_COLOR_DIFFERENCE, _lab, element_colors
+    from backend.app.figures import MIN_COLOR_DIFFERENCE, _lab, element_colors
 
     def rgb(text: str) -> np.ndarray:
         return np.array([int(v) for v in text[4:-1].split(",")]) / 255
@@ -97,7 +97,7 @@ def test_live_figure_is_built_once_per_new_frame(tmp_path):
 def test_viewer_facts_say_charge_balance_known_phase_and_give_a_symmetrised_cif():
     from pymatgen.core import Structure
 
-    from backend.structure_facts import structure_downloads, structure_facts
+    from backend.app.structure_facts import structure_downloads, structure_facts
 
     olivine = Structure.from_file(Path(__file__).parent / "data" / "hosts" / "LiFePO4_olivine_mp-19017.cif")
     facts = structure_facts(olivine)
@@ -112,7 +112,7 @@ def test_viewer_facts_say_charge_balance_known_phase_and_give_a_symmetrised_cif(
 def test_tables_carry_units_one_formula_style_and_few_decimals():
     import pandas as pd
 
-    from backend.app_support import for_display
+    from backend.app.display import for_display
 
     summary = pd.DataFrame(
         {"formula": ["Li1Fe1O6"], "reduced_formula": ["LiFeO6"], "volume_per_atom": [12.345678901234], "error": [""]}
@@ -129,7 +129,7 @@ def test_shortest_bond_counts_a_bond_to_the_sites_own_image():
     """One-atom fcc Cu: every neighbour is the atom's own image, 2.55 Å away (the table read 0 before)."""
     from pymatgen.core import Lattice, Structure
 
-    from backend.structure_facts import structure_facts
+    from backend.app.structure_facts import structure_facts
 
     half = 3.61 / 2
     copper = Structure(Lattice([[0, half, half], [half, 0, half], [half, half, 0]]), ["Cu"], [[0, 0, 0]])
@@ -140,14 +140,14 @@ def test_shortest_bond_counts_a_bond_to_the_sites_own_image():
 def test_an_element_without_oxidation_data_is_said_not_raised():
     from pymatgen.core import Lattice, Structure
 
-    from backend.structure_facts import structure_facts
+    from backend.app.structure_facts import structure_facts
 
     facts = structure_facts(Structure(Lattice.cubic(5), ["Og", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]))
     assert facts.charge_balance == "not assessed: SMACT has no oxidation states for Og"
 
 
 def test_frame_titles_say_what_a_question_mark_and_a_failure_meant():
-    from backend.views import _title
+    from backend.app.figures import _title
 
     undecided = frame(0, 0)
     undecided = Frame(**{**undecided.__dict__, "masked": np.ones(5, dtype=bool)})
@@ -162,7 +162,7 @@ def test_job_zips_built_at_once_agree_and_leave_the_job_folder_alone(tmp_path):
     import zipfile
     from concurrent.futures import ThreadPoolExecutor
 
-    from backend.app_support import job_zip
+    from backend.app.job_views import job_zip
 
     store = JobStore(tmp_path)
     job = store.submit("generate", "x", {})
@@ -181,7 +181,7 @@ def test_job_zips_built_at_once_agree_and_leave_the_job_folder_alone(tmp_path):
 def test_crystal_toolkit_side_panel_carries_the_viewers_facts():
     from pymatgen.core import Lattice, Structure
 
-    from backend.crystal_toolkit_view.view import facts_lines
+    from backend.app.ctk_view import facts_lines
 
     salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.69), ["Na", "Cl"], [[0, 0, 0], [0.5] * 3])
     lines = facts_lines(salt)

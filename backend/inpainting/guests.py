@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Structure
 
-from backend.structures import MIN_DISTANCE
+from backend.limits import MIN_DISTANCE
 
 GUEST_SUFFIX = "_guest"
 

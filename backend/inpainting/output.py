@@ -39,8 +39,7 @@ def candidate_geometry(
 
 def write_inpainting(result: InpaintResult, host: Structure, keep: Sequence[bool], out: Path) -> Path:
     """One CIF per candidate and ``summary.csv`` (space group, guest clearance, host deviation)."""
-    import pandas as pd
-
+    from backend.results.folder import ResultFolder, crystal_file
     from backend.structures import write_cif
 
     rows = []
@@ -49,7 +48,7 @@ def write_inpainting(result: InpaintResult, host: Structure, keep: Sequence[bool
             rows.append({"index": index, "status": "failed", "error": failure})
             continue
         geometry = candidate_geometry(structure, host, keep)
-        path = write_cif(structure, out / f"{index:04d}_{structure.composition.reduced_formula}.cif")
+        path = write_cif(structure, out / crystal_file(index, structure.composition.reduced_formula))
         rows.append(
             {
                 "index": index,
@@ -62,6 +61,4 @@ def write_inpainting(result: InpaintResult, host: Structure, keep: Sequence[bool
                 "max_host_deviation": geometry.max_host_deviation,
             }
         )
-    summary = out / "summary.csv"
-    pd.DataFrame(rows).to_csv(summary, index=False)
-    return summary
+    return ResultFolder(out).write_summary(rows)

@@ -12,9 +12,9 @@ from pathlib import Path
 from pymatgen.core import Structure
 
 from backend.codec import decode
-from backend.inpainting import InpaintRequest
+from backend.inpainting.request import InpaintRequest
 from backend.jobs.store import Job, JobStore
-from backend.sampling import GenerationRequest
+from backend.sampling.request import GenerationRequest
 from backend.screening.config import ScreenConfig, config_dict
 
 

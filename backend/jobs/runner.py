@@ -17,11 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.inpainting import Framework, InpaintRequest, plan_inpainting
+from backend.inpainting.framework import Framework
+from backend.inpainting.plan import plan_inpainting
+from backend.inpainting.request import InpaintRequest
 from backend.jobs.kinds import CspSpec, GenerateSpec, InpaintSpec, JobSpec, RelaxSpec, ScreenSpec, VerifySpec, spec_of
 from backend.jobs.store import Job, JobStore
-from backend.sampling import GenerationRequest, StepCallback, StepControl, StepState
-from backend.sampling.trajectory import frames_from_state
+from backend.sampling.hooks.protocol import StepCallback, StepControl, StepState
+from backend.sampling.hooks.trajectory import frames_from_state
+from backend.sampling.request import GenerationRequest
 from backend.screening.config import ScreenConfig
 
 log = logging.getLogger(__name__)
@@ -90,7 +93,7 @@ class JobRunner:
 
         A checkpoint can carry pickled code: the server loads only what its operator put in place.
         """
-        from backend.sampling import PUBLISHED_MODELS
+        from backend.sampling.model_info import PUBLISHED_MODELS
 
         if model in ("default", *PUBLISHED_MODELS):
             return
@@ -99,7 +102,7 @@ class JobRunner:
             raise JobRefused(f"model '{model}' is not offered by this server (it serves {where})")
 
     def submit_generation(self, owner: str, model: str, request: GenerationRequest) -> str:
-        from backend.sampling import load_model
+        from backend.sampling.models import load_model
 
         self.check_model(model)
         request.validate(load_model(model, device=self.device).info)
@@ -134,7 +137,9 @@ class JobRunner:
     def _warm_up(self) -> None:
         """Sample one tiny crystal before the first job: the default model, the composition proposer's tables and
         the element volumes load now, not after a classroom's first click (the first live frame came 5 s late)."""
-        from backend.sampling import GenerationRequest, generate, load_model
+        from backend.sampling.generate import generate
+        from backend.sampling.models import load_model
+        from backend.sampling.request import GenerationRequest
 
         try:
             generate(load_model("default", device=self.device), GenerationRequest(n=1, atoms=None, steps=2))
@@ -194,7 +199,8 @@ class JobRunner:
         return on_step
 
     def _generate(self, job: Job, spec: GenerateSpec) -> str:
-        from backend.sampling import generate, load_model
+        from backend.sampling.generate import generate
+        from backend.sampling.models import load_model
         from backend.sampling.output import write_generation
 
         model = load_model(spec.model, device=self.device)
@@ -212,7 +218,8 @@ class JobRunner:
 
     def submit_csp(self, owner: str, spec: CspSpec) -> str:
         """Check the composition as generation would (one line for the user), then queue the prediction."""
-        from backend.sampling import GenerationRequest, load_model, parse_composition
+        from backend.sampling.models import load_model
+        from backend.sampling.request import GenerationRequest, parse_composition
 
         self.check_model(spec.model)
         formula = parse_composition(spec.composition)
@@ -225,8 +232,8 @@ class JobRunner:
 
     def _csp(self, job: Job, spec: CspSpec) -> str:
         from backend.csp import plan_candidates, rank, ranking_line, write_ranking
-        from backend.relax import chgnet
-        from backend.sampling import load_model
+        from backend.relax.potentials import chgnet
+        from backend.sampling.models import load_model
 
         model = load_model(spec.model, device=self.device)
         potential = chgnet(self.device)
@@ -260,8 +267,8 @@ class JobRunner:
         """Validate a screen as the CLI does, then queue it. Its folder may hold only the same screen (a resume, or
         a rerun with other thresholds), and only one job at a time may write to it. The server decides where the
         stages run (its Ray address or this worker) and on which device."""
-        from backend.sampling import load_model
-        from backend.screening import Screen
+        from backend.sampling.models import load_model
+        from backend.screening.screen import Screen
 
         self.check_model(config.model)
         config = replace(config, device=self.device, ray_address=self.ray_address)
@@ -286,8 +293,8 @@ class JobRunner:
     def _screen(self, job: Job, spec: ScreenSpec) -> str:
         """Run the screen until done, cancelled, or -- once it has made progress -- another user's job waits: then it
         goes back to the queue and resumes from its stage files when claimed again."""
-        from backend.screening import Screen
         from backend.screening.estimate import machine_rates, progress_of
+        from backend.screening.screen import Screen
 
         screen = Screen(spec.config)
         before = (len(screen.log.rows("generate")), len(screen.log.rows("relax")))
@@ -331,15 +338,16 @@ class JobRunner:
         return self._admit(owner, spec)
 
     def _verify(self, job: Job, spec: VerifySpec) -> str:
-        from backend.relax import chgnet
-        from backend.structures import StructureFileError, read_structure
+        from backend.relax.potentials import chgnet
+        from backend.results.folder import ResultFolder
+        from backend.structures import StructureFileError
         from backend.verify.run import VerifyReport, verify, write_reports
 
-        folder = self.store.folder(spec.source)
+        folder = ResultFolder(self.store.folder(spec.source))
         names, structures, unreadable = [], [], []
         for name in spec.names:
             try:
-                structures.append(read_structure(folder / f"{name}_relaxed.cif"))
+                structures.append(folder.relaxed(name))
                 names.append(name)
             except StructureFileError:
                 unreadable.append(VerifyReport(name, "", None, None, "its relaxation failed: nothing to verify"))
@@ -363,7 +371,7 @@ class JobRunner:
         return "done"
 
     def submit_inpainting(self, owner: str, model: str, framework: Framework, request: InpaintRequest) -> str:
-        from backend.sampling import load_model
+        from backend.sampling.models import load_model
 
         self.check_model(model)
         info = load_model(model, device=self.device).info
@@ -372,8 +380,10 @@ class JobRunner:
         return self._admit(owner, spec)
 
     def _inpaint(self, job: Job, spec: InpaintSpec) -> str:
-        from backend.inpainting import inpaint, inpainting_schedule, write_inpainting
-        from backend.sampling import load_model
+        from backend.inpainting.output import write_inpainting
+        from backend.inpainting.repaint import inpainting_schedule
+        from backend.inpainting.run import inpaint
+        from backend.sampling.models import load_model
 
         host, keep, request = spec.host, list(spec.keep), spec.request
         model = load_model(spec.model, device=self.device)
@@ -387,8 +397,9 @@ class JobRunner:
         return "done"
 
     def _relax(self, job: Job, spec: RelaxSpec) -> str:
-        from backend.evaluation import read_summary, relax_and_assess, write_rates, write_reports
-        from backend.relax import chgnet
+        from backend.evaluation import relax_and_assess
+        from backend.relax.potentials import chgnet
+        from backend.results.folder import ResultFolder
         from backend.structures import StructureFileError, read_structure
 
         source_job = self.store.get(spec.source)
@@ -421,10 +432,10 @@ class JobRunner:
             fix_host=spec.fix_host,
             keep_symmetry=spec.keep_symmetry,
         )
-        folder = self.store.folder(job.id)
-        write_reports(reports, folder)
+        folder = ResultFolder(self.store.folder(job.id))
+        folder.write_results(reports)
         relaxed = {r.name: r.relaxed for r in reports if r.relaxed is not None}
-        write_rates(folder, relaxed, read_summary(self.store.folder(spec.source)))  # once, for every reader
+        folder.write_rates(relaxed, ResultFolder(self.store.folder(spec.source)).summary())  # once, for every reader
         skipped = f"; {len(unreadable)} unreadable files skipped" if unreadable else ""
         self.store.update(job.id, message=f"{sum(r.error is None for r in reports)} of {len(reports)} relaxed{skipped}")
         return "done"

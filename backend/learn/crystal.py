@@ -15,8 +15,10 @@ import torch
 from pymatgen.core import Structure
 
 from backend.frames import Frame
-from backend.sampling import GenerationRequest, LoadedModel
-from backend.sampling.engine import MASK_TOKEN_OFFSET, build_sampler, conditioning_batch
+from backend.sampling.engine import build_sampler, conditioning_batch
+from backend.sampling.hooks.protocol import MASK_TOKEN_OFFSET
+from backend.sampling.models import LoadedModel
+from backend.sampling.request import GenerationRequest
 from backend.sampling.start import clean_batch
 
 TYPES_SHOWN = 5  # elements listed per atom in the type-probability bars

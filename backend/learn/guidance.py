@@ -5,7 +5,9 @@ from __future__ import annotations
 from pymatgen.core import Structure
 
 from backend.frames import Frame
-from backend.sampling import GenerationRequest, LoadedModel, generate
+from backend.sampling.generate import generate
+from backend.sampling.models import LoadedModel
+from backend.sampling.request import GenerationRequest
 
 GUIDANCE_SCALES = (0.0, 1.0, 2.0)
 

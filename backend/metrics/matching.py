@@ -20,7 +20,7 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Composition, Structure
 
 from backend.paths import ASSETS
-from backend.stability import reference_table
+from backend.stability.reference import reference_table
 
 UNIQUENESS_TOLERANCES = {"ltol": 0.2, "stol": 0.3, "angle_tol": 5.0}
 NOVELTY_TOLERANCES = {"ltol": 0.3, "stol": 0.5, "angle_tol": 10.0}

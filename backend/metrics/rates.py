@@ -25,11 +25,10 @@ from pathlib import Path
 import pandas as pd
 from pymatgen.core import Structure
 
+from backend.limits import COVALENT_FRACTION, STABLE_THRESHOLD
 from backend.metrics.matching import composition_novel, structure_novel, unique_mask
-from backend.metrics.sanity import COVALENT_FRACTION, sanity
+from backend.metrics.sanity import sanity
 from backend.metrics.validity import OXIDATION_STATES, validity
-
-STABLE_THRESHOLD = 0.1  # eV/atom: MatterGen's "stable" for S.U.N. (metastable window)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Structure
 
-COVALENT_FRACTION = 0.65
+from backend.limits import COVALENT_FRACTION
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from functools import lru_cache
 import pandas as pd
 from pymatgen.core import Structure
 
+from backend.limits import SYMPREC
 from backend.metrics.matching import MP20_CSV
-from backend.structures import SYMPREC, describe
+from backend.structures import describe
 
 
 @dataclass(frozen=True)

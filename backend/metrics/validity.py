@@ -14,9 +14,8 @@ from math import gcd
 import numpy as np
 from pymatgen.core import Composition, Element, Structure
 
-from backend.structures import MIN_DISTANCE
+from backend.limits import MIN_DISTANCE, MIN_VOLUME_PER_ATOM
 
-MIN_VOLUME_PER_ATOM = 0.1  # Å^3
 OXIDATION_STATES = "smact14"
 
 

@@ -24,8 +24,8 @@ import pandas as pd
 from pymatgen.core import Composition, Structure
 from pymatgen.core.periodic_table import Element
 
+from backend.limits import SYMPREC
 from backend.paths import ASSETS
-from backend.structures import SYMPREC
 
 MP20_CSV = ASSETS / "data" / "mp20" / "mp20_subset.csv.gz"
 PROTOTYPE_DIR = ASSETS / "data" / "prototypes"

@@ -14,36 +14,17 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 from ase.units import GPa
 from pymatgen.core import Structure
 
+from backend.relax.interface import Evaluation
 from backend.runtime import TORCH_RNG
 from backend.thirdparty.chgnet import inference_chgnet_class
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Energy (eV, whole cell), forces (eV/Å) and stress (eV/Å^3, 3x3, ASE's sign) of one structure."""
-
-    energy: float
-    forces: np.ndarray
-    stress: np.ndarray
-
-
-class Potential(Protocol):
-    name: str
-    corrected_by_mp2020: bool
-    max_atomic_number: int
-    lanes: int  # how many batched calls may run at once from different threads
-
-    def evaluate(self, structures: Sequence[Structure]) -> list[Evaluation]:
-        """Energies, forces and stresses of several structures in one batched call."""
 
 
 class _GraphCache:

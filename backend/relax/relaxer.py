@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Structure
 
-from backend.relax.potentials import Evaluation, Potential
+from backend.limits import FIX_SYMMETRY_SYMPREC
+from backend.relax.interface import Evaluation, Potential
 from backend.structures import check_structure
 from backend.thirdparty.ase import cell_filter
 
-FIX_SYMMETRY_SYMPREC = 0.01  # Å, the tolerance FixSymmetry finds the starting space group with
+MAX_EDGE_REDUCTION = 1.5  # a cell whose longest edge is this much longer than its reduced cell's relaxes reduced
 MAX_VOLUME_CHANGE = 5.0  # a cell that grows or shrinks 5x is exploding, not relaxing
 
 
@@ -63,8 +64,25 @@ class RelaxationStopped(Exception):
     """``stop`` asked to end a relaxation between two steps (a cancelled job); nothing half-relaxed is returned."""
 
 
+def reduced_basis(structure: Structure) -> tuple[Structure, np.ndarray | None]:
+    """``structure`` in its Niggli-reduced cell where its own cell is badly shaped (the longest edge more than
+    :data:`MAX_EDGE_REDUCTION` times the reduced cell's), with the integer matrix ``T`` that maps back
+    (``lattice = T @ reduced lattice``); else ``structure`` itself and None.
+
+    A diffusion sample can come out as a sliver of a cell -- a 493 Å edge at a 17° angle, at a normal volume -- and
+    the potential's neighbour search walks every periodic image such a cell needs: its relaxation took minutes per
+    step. The same crystal in its reduced cell relaxes in seconds, and is handed back in the caller's basis.
+    """
+    reduced = structure.lattice.get_niggli_reduced_lattice()
+    if max(structure.lattice.abc) <= MAX_EDGE_REDUCTION * max(reduced.abc):
+        return structure, None
+    basis = np.rint(structure.lattice.matrix @ np.linalg.inv(reduced.matrix))
+    return structure.get_reduced_structure(), basis
+
+
 class _Run:
-    """One structure's ASE state: atoms, cell filter and optimiser."""
+    """One structure's ASE state: atoms, cell filter and optimiser (in a reduced cell where its own is badly
+    shaped, see :func:`reduced_basis`)."""
 
     def __init__(
         self, index: int, structure: Structure, fmax: float, relax_cell: bool, fixed: Sequence[int], symmetric: bool
@@ -75,7 +93,8 @@ class _Run:
 
         self.index = index
         self.initial = structure
-        self.atoms = AseAtomsAdaptor.get_atoms(structure)
+        working, self.basis = reduced_basis(structure)
+        self.atoms = AseAtomsAdaptor.get_atoms(working)
         constraints = [FixAtoms(indices=list(fixed))] if fixed else []
         if symmetric:  # forces, stress and steps symmetrised: numerical noise cannot lower the space group
             constraints.append(FixSymmetry(self.atoms, symprec=FIX_SYMMETRY_SYMPREC))
@@ -91,11 +110,21 @@ class _Run:
         self.converged = False
         self.error: str | None = None
 
-    def structure(self) -> Structure:
-        """The current state, site for site as given, labels kept (inpainting marks its guests by label)."""
+    def working(self) -> Structure:
+        """The current state in the cell the optimiser works in: what the potential evaluates."""
         from pymatgen.io.ase import AseAtomsAdaptor
 
-        current = AseAtomsAdaptor.get_structure(self.atoms)
+        return AseAtomsAdaptor.get_structure(self.atoms)
+
+    def structure(self) -> Structure:
+        """The current state, site for site as given and in the cell basis given, labels kept (inpainting marks its
+        guests by label)."""
+        from pymatgen.core import Lattice
+
+        current = self.working()
+        if self.basis is not None:
+            lattice = Lattice(self.basis @ current.lattice.matrix)
+            current = Structure(lattice, current.species, current.cart_coords, coords_are_cartesian=True)
         for site, label in zip(current, self.initial.labels):
             site.label = label
         return current
@@ -193,7 +222,7 @@ def _step(potential: Potential, runs: Sequence[_Run], max_steps: int) -> None:
 
 def _evaluate(potential: Potential, runs: Sequence[_Run]) -> list[Evaluation | str]:
     """One batched call; if it fails, isolate the culprit by evaluating one structure at a time."""
-    structures = [run.structure() for run in runs]
+    structures = [run.working() for run in runs]
     try:
         return list(potential.evaluate(structures))
     except Exception:  # a bad structure in the batch must not sink the others
@@ -227,7 +256,10 @@ def _result(run: _Run) -> RelaxResult:
 
 
 def displacement_rmsd(before: Structure, after: Structure) -> float:
-    """RMS displacement (Å) of atoms between two states of the same structure, minimum image."""
-    delta = after.frac_coords - before.frac_coords
-    delta -= np.round(delta)
-    return float(np.sqrt((after.lattice.get_cartesian_coords(delta) ** 2).sum(axis=1).mean()))
+    """RMS displacement (Å) of atoms between two states of the same structure, each atom's shortest periodic image
+    in the final cell (pymatgen's LLL-based search: rounding fractional differences is not the shortest image in a
+    skewed cell)."""
+    from pymatgen.util.coord import pbc_shortest_vectors
+
+    vectors = [pbc_shortest_vectors(after.lattice, b, a)[0, 0] for b, a in zip(before.frac_coords, after.frac_coords)]
+    return float(np.sqrt((np.asarray(vectors) ** 2).sum(axis=1).mean()))

@@ -13,96 +13,27 @@ mattergen's own loop (``PredictorCorrector._denoise``) cannot be used for this: 
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import cached_property, partial
+from dataclasses import dataclass
+from functools import partial
 
-import numpy as np
 import torch
 from omegaconf import OmegaConf
 from pymatgen.core import Lattice, Structure
 
+from backend.limits import VOLUME_PER_ATOM_BOUNDS
 from backend.runtime import TORCH_RNG
+from backend.sampling.adapter import MattergenSampler
+from backend.sampling.hooks.protocol import MASK_TOKEN_OFFSET, StepCallback, StepState
 from backend.sampling.models import LoadedModel
 from backend.sampling.request import GenerationRequest
-from backend.thirdparty.mattergen import MattergenSampler
 
-MASK_TOKEN_OFFSET = 100  # D3PM's absorbing "mask" class sits after the 100 element classes
-VOLUME_PER_ATOM_BOUNDS = (0.01, 500.0)  # Å^3; outside, GemNet's radius graph degenerates
 # A crystal whose cell leaves those bounds within one step goes back to the state it had at the start of the step
 # and takes the step again with fresh noise, at most this many times before it is reported as failed. The
 # divergences are single-step events of the predictor-corrector's noise (README, "Lattice failures"), not a
 # property of the crystal; the retries are counted in each result.
 MAX_STEP_RETRIES = 3
-
-
-@dataclass(frozen=True)
-class StepState:
-    """The state of one batch after a denoising step, as handed to the callback.
-
-    Tensors live on the sampling device; the numpy views are computed on first access only, so a
-    callback that reads nothing costs nothing.
-    """
-
-    step: int
-    n_steps: int
-    t: float
-    next_t: float | None
-    batch_index: int
-    first_crystal: int
-    batch: object  # mattergen ChemGraph batch: pos (fractional), cell, atomic_numbers, num_atoms
-    atom_logits: torch.Tensor | None
-    pos_sigma: torch.Tensor
-    failed: torch.Tensor
-
-    @cached_property
-    def num_atoms(self) -> np.ndarray:
-        return self.batch["num_atoms"].cpu().numpy()
-
-    @cached_property
-    def lattice(self) -> np.ndarray:
-        """(crystals, 3, 3) lattice vectors as rows, Å."""
-        return self.batch["cell"].cpu().numpy()
-
-    @cached_property
-    def frac_coords(self) -> np.ndarray:
-        """(atoms, 3) fractional coordinates of every atom of the batch, crystal after crystal."""
-        return self.batch["pos"].cpu().numpy()
-
-    @cached_property
-    def tokens(self) -> np.ndarray:
-        """(atoms,) current atomic numbers; 0 where the type is still masked."""
-        z = self.batch["atomic_numbers"].cpu().numpy()
-        return np.where(z > MASK_TOKEN_OFFSET, 0, z)
-
-    @cached_property
-    def type_probabilities(self) -> np.ndarray:
-        """(atoms, 100) the model's current belief over elements Z=1..100 for every atom."""
-        if self.atom_logits is None:
-            return np.zeros((len(self.tokens), MASK_TOKEN_OFFSET), dtype=np.float32)
-        return torch.softmax(self.atom_logits[:, :MASK_TOKEN_OFFSET].float(), dim=-1).cpu().numpy()
-
-    @cached_property
-    def noise_level(self) -> np.ndarray:
-        """(crystals,) standard deviation of the fractional-coordinate noise at this step."""
-        return self.pos_sigma.cpu().numpy()
-
-    @cached_property
-    def crystal_failed(self) -> np.ndarray:
-        return self.failed.cpu().numpy()
-
-
-@dataclass(frozen=True)
-class StepControl:
-    """What a callback may ask of the loop: stop, and/or overwrite batch fields (e.g. pinned host atoms)."""
-
-    stop: bool = False
-    replace: dict[str, torch.Tensor] = field(default_factory=dict)
-
-
-StepCallback = Callable[[StepState], StepControl | None]
 
 
 @dataclass(frozen=True)
@@ -350,22 +281,3 @@ def to_structures(batch: object, failures: Sequence[str | None]) -> tuple[list[S
             reasons[i] = "atom types still masked at the last step"
         out.append(None if reasons[i] else Structure(Lattice(cells[i]), species.tolist(), coords))
     return out, reasons
-
-
-def chain(*callbacks: StepCallback | None) -> StepCallback:
-    """Run several callbacks on every step, in order; any may stop. Each sees the state as the callbacks before it
-    left it (a recorder after a pin records the pinned state), and their replacements are merged in order."""
-    active = [c for c in callbacks if c is not None]
-
-    def run_all(state: StepState) -> StepControl | None:
-        stop, replace = False, {}
-        for callback in active:
-            control = callback(state)
-            if isinstance(control, StepControl):
-                stop = stop or control.stop
-                if control.replace:
-                    replace.update(control.replace)
-                    state = dataclasses.replace(state, batch=state.batch.replace(**control.replace))
-        return StepControl(stop=stop, replace=replace) if stop or replace else None
-
-    return run_all

@@ -10,13 +10,16 @@ import numpy as np
 from pymatgen.core import Composition, Structure
 
 from backend.compositions.cell import cell_formula
+from backend.limits import MAX_GENERATED_ATOMS
 from backend.prototypes.index import composition_volume
-from backend.sampling.composition import ExactComposition, batch_compositions
-from backend.sampling.engine import StepCallback, chain, conditioning_batch, denoise, sampling_session, to_structures
+from backend.sampling.composition import batch_compositions
+from backend.sampling.engine import conditioning_batch, denoise, sampling_session, to_structures
 from backend.sampling.hooks.cell_volume import CellVolume
+from backend.sampling.hooks.composition import ExactComposition
+from backend.sampling.hooks.protocol import StepCallback, chain
 from backend.sampling.hooks.symmetry import SymmetryProjection
 from backend.sampling.models import LoadedModel
-from backend.sampling.request import MAX_GENERATED_ATOMS, GenerationRequest, InvalidRequest, cell_histogram
+from backend.sampling.request import GenerationRequest, InvalidRequest, cell_histogram
 from backend.sampling.start import start_batch, truncated_grid
 from backend.symmetry.wyckoff import (
     NoAssignment,

@@ -5,17 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
-
 from backend.frames import Frame
 from backend.metrics.sanity import sanity
+from backend.results.folder import TRAJECTORY, ResultFolder, crystal_file
 from backend.sampling.generate import GenerationResult
-from backend.sampling.trajectory import write_extxyz
-from backend.structures import describe, safe_name, write_cif
-
-
-def cif_name(index: int, formula: str) -> str:
-    return f"{index:04d}_{safe_name(formula)}.cif"
+from backend.sampling.hooks.trajectory import write_extxyz
+from backend.structures import describe, write_cif
 
 
 def write_generation(result: GenerationResult, out: Path, frames: list[Frame] | None = None) -> Path:
@@ -28,14 +23,13 @@ def write_generation(result: GenerationResult, out: Path, frames: list[Frame] | 
             rows.append({"index": index, "status": "failed", "error": failure, **required})
             continue
         summary = describe(structure)
-        path = write_cif(structure, out / cif_name(index, summary.reduced_formula))
+        path = write_cif(structure, out / crystal_file(index, summary.reduced_formula))
         verdict = sanity(structure).text
         rows.append(
             {"index": index, "status": "ok", "error": "", "file": path.name, **asdict(summary), "sanity": verdict}
             | required
         )
-    summary_path = out / "summary.csv"
-    pd.DataFrame(rows).to_csv(summary_path, index=False)
+    summary_path = ResultFolder(out).write_summary(rows)
     if frames:
-        write_extxyz(frames, out / "trajectory.extxyz")
+        write_extxyz(frames, out / TRAJECTORY)
     return summary_path

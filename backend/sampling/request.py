@@ -10,10 +10,10 @@ from pymatgen.core.periodic_table import Element
 from pymatgen.symmetry.groups import SpaceGroup
 
 from backend.compositions.cell import cell_formula
-from backend.sampling.models import SCALAR_PROPERTIES, ModelInfo
+from backend.limits import MAX_GENERATED_ATOMS
+from backend.sampling.model_info import SCALAR_PROPERTIES, ModelInfo
 from backend.thirdparty.patches import install
 
-MAX_GENERATED_ATOMS = 100
 COMPOSITION_SOURCES = ("auto", "proposer", "prototypes", "model")
 SYMMETRY_MODES = ("auto", "condition", "constrain", "both")
 CELL_VOLUME_MODES = ("auto", "composition", "model")

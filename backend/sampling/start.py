@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from pymatgen.core import Structure
 
-from backend.thirdparty.mattergen import MattergenSampler
+from backend.sampling.adapter import MattergenSampler
 
 
 def clean_batch(structures: Sequence[Structure], conditioning: object) -> object:

@@ -5,18 +5,3 @@ CSV in ``OUT/stages/`` with the reason when it is rejected; a rerun reads those 
 already written. Relaxation starts as soon as the first generated batch passes the filter, while later
 batches are still being generated (a consumer thread here; Ray tasks with ``ray_address``).
 """
-
-from backend.screening.config import ScreenConfig, config_dict
-from backend.screening.screen import Screen
-from backend.screening.stages import Candidate, StageLog, generate_batch, relax_batch, sanity_filter
-
-__all__ = [
-    "Candidate",
-    "Screen",
-    "ScreenConfig",
-    "StageLog",
-    "config_dict",
-    "generate_batch",
-    "relax_batch",
-    "sanity_filter",
-]

@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from backend.sampling.models import ModelInfo
+from backend.sampling.model_info import ModelInfo
 from backend.sampling.request import GenerationRequest, InvalidRequest
 
 # Keys a rerun of an existing screen folder may change: they are re-applied to what was already relaxed. Every
@@ -62,7 +62,7 @@ class ScreenConfig:
 
     def request(self, batch: int) -> GenerationRequest:
         """The generation request of one batch: its own seed, so any batch can be (re)generated alone."""
-        from backend.sampling import parse_chemical_system, parse_composition
+        from backend.sampling.request import parse_chemical_system, parse_composition
 
         size = self.batch_sizes()[batch]
         first = batch * self.batch_size

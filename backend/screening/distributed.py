@@ -8,9 +8,12 @@ resuming and the funnel are the same as for a local run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from backend.screening.screen import Screen
 from backend.screening.stages import generate_batch, relax_batch
+
+if TYPE_CHECKING:  # the screen calls this module; this module only calls the screen's public methods
+    from backend.screening.screen import Screen
 
 
 def connect(address: str, num_cpus: int | None = None) -> None:

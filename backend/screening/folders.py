@@ -16,6 +16,7 @@ import pandas as pd
 from pymatgen.core import Composition, Structure
 
 from backend.paths import ROOT
+from backend.results.folder import METRICS
 from backend.screening.config import SCREEN_NAME, ScreenConfig
 from backend.screening.screen import Screen
 from backend.stability.figures import Candidate
@@ -79,7 +80,7 @@ def screen_view(folder: Path, **thresholds: object) -> ScreenView:
         for cid, formula, form, hull in zip(relaxed.id, relaxed.formula, e_form, e_hull)
         if pd.notna(form) and pd.notna(hull)
     )
-    metrics_path = folder / "metrics.csv"
+    metrics_path = folder / METRICS
     return ScreenView(
         config,
         screen.funnel(),
@@ -94,7 +95,7 @@ def screen_view(folder: Path, **thresholds: object) -> ScreenView:
 def screen_zip(folder: Path) -> bytes:
     """The screen's config, funnel, metrics, stage files and the shortlist's relaxed CIFs, as one zip."""
     shortlist = Screen(ScreenConfig.read(folder)).shortlist()
-    wanted = [folder / name for name in ("screen.json", "funnel.csv", "shortlist.csv", "metrics.csv", "timings.json")]
+    wanted = [folder / name for name in ("screen.json", "funnel.csv", "shortlist.csv", METRICS, "timings.json")]
     wanted += sorted((folder / "stages").glob("*.csv"))
     wanted += [folder / "relaxed" / f"{cid}.cif" for cid in shortlist.id]
     buffer = io.BytesIO()
@@ -107,7 +108,7 @@ def screen_zip(folder: Path) -> bytes:
 
 def new_screen_folder(name: str) -> Path:
     """The folder a screen started from the page writes to: ``screens/NAME`` in the app's data folder."""
-    from backend.sampling import InvalidRequest
+    from backend.sampling.request import InvalidRequest
 
     if not SCREEN_NAME.match(name or ""):
         raise InvalidRequest(

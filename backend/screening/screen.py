@@ -14,9 +14,10 @@ from collections.abc import Callable
 import pandas as pd
 from pymatgen.core import Structure
 
-from backend.metrics import BatchRates
+from backend.metrics.rates import BatchRates
 from backend.relax.relaxer import RelaxationStopped
-from backend.sampling.engine import StepControl
+from backend.results.folder import METRICS
+from backend.sampling.hooks.protocol import StepControl
 from backend.screening.config import ScreenConfig, config_dict
 from backend.screening.stages import (
     STAGES,
@@ -252,12 +253,12 @@ class Screen:
         table = self.funnel()
         table.to_csv(self.config.out / "funnel.csv", index=False)
         self.shortlist().to_csv(self.config.out / "shortlist.csv", index=False)
-        self.rates().frame().to_csv(self.config.out / "metrics.csv", index=False)
+        self.rates().frame().to_csv(self.config.out / METRICS, index=False)
         return table
 
     def rates(self) -> BatchRates:
         """V/S/U/N over all ``n`` candidates asked for; only relaxed ones can be valid or stable."""
-        from backend.metrics import batch_rates
+        from backend.metrics.rates import batch_rates
 
         ok_relaxed, e_hull = self.relaxed_ok()
         relaxed = {

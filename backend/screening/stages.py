@@ -18,7 +18,7 @@ from pymatgen.core import Structure
 from backend.screening.config import ScreenConfig
 
 if TYPE_CHECKING:
-    from backend.sampling import StepCallback
+    from backend.sampling.hooks.protocol import StepCallback
 
 STAGES = ("generate", "filter", "relax", "verify")
 STAGE_COLUMNS = {
@@ -89,7 +89,8 @@ def generate_batch(
     from backend.runtime import configure_threads
 
     configure_threads()  # a Ray worker is a fresh process: same threads, same arithmetic, same crystals
-    from backend.sampling import generate, load_model
+    from backend.sampling.generate import generate
+    from backend.sampling.models import load_model
 
     result = generate(load_model(config.model, device=config.device), config.request(batch), callback=callback)
     if result.cancelled:
@@ -116,8 +117,9 @@ def generate_batch(
 
 def sanity_filter(config: ScreenConfig, candidate: Candidate) -> tuple[bool, str]:
     """Stage 2: structural validity, minimum distance, covalent-radius sanity, optional SMACT charge neutrality."""
-    from backend.metrics import MIN_VOLUME_PER_ATOM, min_distance, smact_valid
-    from backend.metrics.sanity import COVALENT_FRACTION, sanity
+    from backend.limits import COVALENT_FRACTION, MIN_VOLUME_PER_ATOM
+    from backend.metrics.sanity import sanity
+    from backend.metrics.validity import min_distance, smact_valid
 
     structure = Structure.from_str(candidate.cif, fmt="cif")
     distance = min_distance(structure)
@@ -139,7 +141,7 @@ def relax_batch(
     """Stage 3 for a group of candidates: relaxation and hull; (stage row, relaxed CIF or None). ``stop`` ends it
     between steps with ``RelaxationStopped`` (nothing of the group is recorded; it is relaxed again on resume)."""
     from backend.evaluation import relax_and_assess
-    from backend.relax import chgnet
+    from backend.relax.potentials import chgnet
 
     structures = [Structure.from_str(c.cif, fmt="cif") for c in candidates]
     reports = relax_and_assess(
@@ -163,7 +165,7 @@ def verify_candidate(
 ) -> list[dict] | None:
     """Stage 4 for one relaxed candidate: the verification stages the config asks for (phonons, the properties a
     property filter needs); its stage row, or None when ``stop`` interrupted it."""
-    from backend.relax import chgnet
+    from backend.relax.potentials import chgnet
     from backend.verify.run import verify
 
     structure = Structure.from_str(cif, fmt="cif")

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Structure
 
-from backend.structures import SYMPREC
+from backend.limits import SYMPREC
 
 MAX_LISTED_ATOMS = 40  # feasible atom counts are listed up to this many atoms
 

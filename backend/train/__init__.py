@@ -6,9 +6,3 @@ mattergen's own ``run.py`` does, minus the cluster settings (DDP, wandb) that do
 result is written in the published layout (``config.yaml`` + ``checkpoints/last.ckpt``) with weights only,
 so the shipped checkpoint loads through the same path as a downloaded one.
 """
-
-from backend.train.data import prepare_dataset
-from backend.train.loop import export, export_last, train
-from backend.train.settings import TrainSettings, model_config
-
-__all__ = ["TrainSettings", "export", "export_last", "model_config", "prepare_dataset", "train"]

@@ -13,7 +13,8 @@ from backend.thirdparty.patches import install  # noqa: E402
 
 install()
 
-from backend.train import TrainSettings, export_last, train  # noqa: E402
+from backend.train.loop import export_last, train  # noqa: E402
+from backend.train.settings import TrainSettings  # noqa: E402
 
 
 def main() -> None:

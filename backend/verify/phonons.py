@@ -19,7 +19,8 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from pymatgen.symmetry.bandstructure import HighSymmKpath
 
-from backend.relax.potentials import Potential
+from backend.limits import PRIMITIVE_SYMPREC
+from backend.relax.interface import Potential
 
 MIN_SUPERCELL_WIDTH = 8.0  # Å between opposite faces of the supercell (PhononBench: 2x2x2 of the cell)
 IMAGINARY_THZ = -0.1  # PhononBench's threshold; imaginary modes are plotted as negative frequencies
@@ -33,7 +34,6 @@ MESH = 8  # q-points per reciprocal axis of the Gamma-centred mesh (DOS and the 
 # (MP ground states). An acoustic instability is an elastic one; finite displacements are not the test for it.
 ACOUSTIC_RADIUS = 0.1
 BAND_POINTS = 31  # q-points per path segment
-PRIMITIVE_SYMPREC = 0.01  # Å, the tolerance of the standard primitive cell and of the path
 
 
 @dataclass(frozen=True)

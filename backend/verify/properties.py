@@ -11,13 +11,16 @@ here predicts a band gap: it is named, not guessed.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pymatgen.analysis.eos import EOS
 from pymatgen.core import Structure
 
-from backend.relax import relax_structures
-from backend.relax.potentials import CHGNetPotential
+from backend.relax.relaxer import relax_structures
+
+if TYPE_CHECKING:
+    from backend.relax.potentials import CHGNetPotential  # the type only: computing loads torch on first use
 
 EV_PER_A3_IN_GPA = 160.21766
 STRAINS = np.linspace(0.94, 1.06, 7)  # volume ratios of the EOS points

@@ -12,16 +12,19 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from pymatgen.core import Structure
 
-from backend.relax import relax_structures
-from backend.relax.potentials import CHGNetPotential
+from backend.limits import MAX_VERIFY_ATOMS
+from backend.relax.relaxer import relax_structures
 from backend.verify.phonons import IMAGINARY_THZ, PhononResult, check_phonons
 from backend.verify.properties import Properties, compute_properties
 
-MAX_VERIFY_ATOMS = 64  # per cell: its finite displacements cost 6 N supercell evaluations
+if TYPE_CHECKING:
+    from backend.relax.potentials import CHGNetPotential  # the type only: computing loads torch on first use
+
 TIGHT_FMAX = 0.01  # eV/Å before phonons: residual forces become spurious imaginary modes
 RESULTS = "verify.csv"
 REPORTS = "verify"

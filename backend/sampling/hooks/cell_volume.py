@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from backend.prototypes.index import volume_table
-from backend.sampling.engine import MASK_TOKEN_OFFSET, StepControl, StepState
+from backend.sampling.hooks.protocol import MASK_TOKEN_OFFSET, StepControl, StepState
 
 
 class CellVolume:

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from pymatgen.core import Element, Lattice
 
-from backend.sampling.engine import MASK_TOKEN_OFFSET, StepControl, StepState
+from backend.limits import PLAUSIBLE_MIN_VOLUME_PER_ATOM
+from backend.sampling.hooks.protocol import MASK_TOKEN_OFFSET, StepControl, StepState
 from backend.symmetry.wyckoff import WyckoffAssignment, group
 
-MIN_VOLUME_PER_ATOM = 3.0  # Å^3; below any inorganic crystal (diamond 5.7, LiH 8.4)
 SHIFTS = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=float)
 
 
@@ -73,10 +73,11 @@ def project_lattice(matrix: np.ndarray, system: str, atoms: int = 1) -> np.ndarr
 
     The volume is kept because it is the diffusion's to choose: early in the chain a flat noisy cell has long
     edges and little volume, and averaging its edges alone hands the model a cell tens of times too large (measured:
-    4 of 16 rock-salt chains diverged). A noisy cell flatter than any crystal (under ``MIN_VOLUME_PER_ATOM``) is
-    given that volume instead: made cubic at its own volume it collapsed (6 of 16).
+    4 of 16 rock-salt chains diverged). A noisy cell flatter than any crystal (under
+    ``PLAUSIBLE_MIN_VOLUME_PER_ATOM``) is given that volume instead: made cubic at its own volume it collapsed (6 of
+    16).
     """
-    volume = max(abs(np.linalg.det(matrix)), MIN_VOLUME_PER_ATOM * atoms)
+    volume = max(abs(np.linalg.det(matrix)), PLAUSIBLE_MIN_VOLUME_PER_ATOM * atoms)
     a, b, c, alpha, beta, gamma = Lattice(matrix).parameters
     if system == "cubic":
         a = b = c = (a + b + c) / 3

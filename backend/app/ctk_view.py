@@ -19,7 +19,8 @@ UPLOAD_HINT = "or drop a CIF, POSCAR, extxyz or pymatgen JSON file here"
 
 def job_structure(job_id: str, name: str) -> tuple[Structure | None, str]:
     """A finished job's structure by ids, with a line for the page; unknown ids are said, not raised."""
-    from backend.app_support import job_structures, services
+    from backend.app.job_views import job_structures
+    from backend.app.services import services
 
     store, _ = services()
     job = store.get(job_id) if job_id.isalnum() else None
@@ -38,7 +39,7 @@ HIDDEN = {"display": "none"}
 
 def uploaded_structure(contents: str, filename: str) -> tuple[Structure | None, str]:
     """An upload (a data URL from the browser) through the same gate as every other upload in the app."""
-    from backend.app_support import read_upload_for_viewing
+    from backend.app.uploads import read_upload_for_viewing
     from backend.structures import StructureFileError
 
     try:
@@ -54,7 +55,7 @@ def uploaded_structure(contents: str, filename: str) -> tuple[Structure | None, 
 
 def facts_lines(structure: Structure) -> list[str]:
     """The side panel's facts, the Structure viewer's (Crystal Toolkit's own title shows only the formula)."""
-    from backend.structure_facts import structure_facts
+    from backend.app.structure_facts import structure_facts
 
     facts = structure_facts(structure)
     return [

@@ -1,6 +1,6 @@
-"""One server for the app and the Crystal Toolkit view: Streamlit at /, the Dash app at /ctk.
+"""The server entry point: Streamlit's app at /, the Crystal Toolkit view's Dash app at /ctk, in one process.
 
-``streamlit run backend/crystal_toolkit_view/server.py`` finds the ``app`` below and serves it with uvicorn,
+``streamlit run backend/app/server.py`` (``make run``) finds the ``app`` below and serves it with uvicorn,
 reading the same .streamlit/config.toml (loopback address, port) as ``streamlit run app.py`` does.
 """
 
@@ -13,7 +13,7 @@ import streamlit as st  # noqa: E402
 from starlette.middleware.wsgi import WSGIMiddleware  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
 
-from backend.crystal_toolkit_view.view import PREFIX, build_app  # noqa: E402
+from backend.app.ctk_view import PREFIX, build_app  # noqa: E402
 from backend.paths import ROOT  # noqa: E402
 from backend.thirdparty import streamlit as streamlit_patch  # noqa: E402
 from backend.thirdparty.patches import log_patch  # noqa: E402

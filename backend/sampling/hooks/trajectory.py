@@ -9,7 +9,7 @@ from typing import IO
 import numpy as np
 
 from backend.frames import Frame
-from backend.sampling.engine import StepControl, StepState
+from backend.sampling.hooks.protocol import StepControl, StepState
 
 
 def frames_from_state(state: StepState) -> list[Frame]:

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
-from backend.structures import MAX_RELAX_ATOMS, describe, safe_name
+from backend.limits import MAX_RELAX_ATOMS, SYMPREC
+from backend.structures import describe, safe_name
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ def structure_facts(structure: Structure) -> StructureFacts:
 
 
 def _sanity_text(structure: Structure) -> str:
-    from backend.metrics.sanity import COVALENT_FRACTION, sanity
+    from backend.limits import COVALENT_FRACTION
+    from backend.metrics.sanity import sanity
 
     if not structure.is_ordered:
         return "not assessed for a structure with partial occupancy"
@@ -56,8 +58,7 @@ def _sanity_text(structure: Structure) -> str:
 
 
 def _charge_balance_text(structure: Structure) -> str:
-    from backend.metrics import charge_balance
-    from backend.metrics.validity import unassessable_elements
+    from backend.metrics.validity import charge_balance, unassessable_elements
 
     if not structure.is_ordered:
         return "not assessed for a structure with partial occupancy"
@@ -73,7 +74,7 @@ def _charge_balance_text(structure: Structure) -> str:
 
 
 def _known_phase_text(reduced_formula: str) -> str:
-    from backend.stability import reference_table
+    from backend.stability.reference import reference_table
 
     known = reference_table().known_phase(reduced_formula)
     if known is None:
@@ -128,7 +129,7 @@ def structure_downloads(structure: Structure, name: str) -> dict[str, tuple[str,
     from pymatgen.io.cif import CifWriter
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from backend.structures import SYMPREC
+    from backend.limits import SYMPREC
 
     stem = safe_name(name)
     if not structure.is_ordered:  # POSCAR and extxyz hold one species per site; CIF keeps the occupancies
@@ -146,3 +147,17 @@ def structure_downloads(structure: Structure, name: str) -> dict[str, tuple[str,
         return files
     symmetrised = str(CifWriter(refined, symprec=SYMPREC))
     return {"CIF (symmetrised, conventional cell)": (f"{stem}_symmetrised.cif", symmetrised), **files}
+
+
+def wyckoff_orbits(structure: Structure) -> dict[str, list[int]]:
+    """Symmetry-equivalent site groups, labelled 'Li 4a' etc. (spglib at :data:`~backend.limits.SYMPREC`)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        symmetrized = SpacegroupAnalyzer(structure, symprec=SYMPREC).get_symmetrized_structure()
+    except Exception:  # no symmetry found: every site is its own orbit
+        return {f"{site.specie.symbol} site {i}": [i] for i, site in enumerate(structure)}
+    return {
+        f"{structure[indices[0]].specie.symbol} {wyckoff} (sites {', '.join(map(str, indices))})": list(indices)
+        for indices, wyckoff in zip(symmetrized.equivalent_indices, symmetrized.wyckoff_symbols)
+    }
