@@ -139,13 +139,14 @@ def run_inpaint(args: argparse.Namespace) -> int:
     _prepare_out(args.out)
     recorder = TrajectoryRecorder() if args.trajectory else None
     print(f"host: {framework.note}")
-    plan_inpainting(model.info, framework.structure, np.array(framework.keep), request)  # refuse before the bar
+    plan = plan_inpainting(model.info, framework.structure, np.array(framework.keep), request)  # refuse before the bar
     with tqdm(desc=f"inpainting {request.n} candidates", unit="step") as bar:
 
         def progress(state):  # noqa: ANN001, ANN202 - a StepCallback
             bar.update(1)
 
-        result = inpaint(model, framework.structure, framework.keep, request, callback=chain(progress, recorder))
+        callback = chain(progress, recorder)
+        result = inpaint(model, framework.structure, framework.keep, request, callback=callback, plan=plan)
     write_inpainting(result, framework.structure, framework.keep, args.out)
     if recorder:
         write_extxyz(recorder.frames, args.out / "trajectory.extxyz")

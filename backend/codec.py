@@ -1,4 +1,4 @@
-"""Frozen dataclasses back from their JSON form (``dataclasses.asdict`` written as JSON), by their type hints.
+"""Frozen dataclasses to and from their JSON form, by their type hints.
 
 JSON has lists where the dataclasses hold tuples, and a job store written by another version of the app may lack
 a field or carry one this version does not know. One decoder for every spec and request, instead of a
@@ -10,9 +10,26 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+from pymatgen.core import Structure
+
 T = TypeVar("T")
+
+
+def encode(value: Any) -> Any:
+    """The JSON form of a dataclass (or of one of its fields): tuples as lists, paths as text, a pymatgen
+    ``Structure`` as its dict (every site in order, site properties kept -- a CIF would regroup them)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [encode(item) for item in value]
+    if isinstance(value, Structure):
+        return value.as_dict()
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def decode(cls: type[T], data: dict[str, Any]) -> T:
@@ -36,6 +53,10 @@ def _coerce(hint: Any, value: Any) -> Any:
         return tuple(_coerce(a, item) for a, item in zip(args, value))
     if isinstance(hint, type) and is_dataclass(hint):
         return decode(hint, value)
+    if hint is Structure:
+        return Structure.from_dict(value)
+    if hint is Path:
+        return Path(value)
     if hint in (int, float, bool):
         return hint(value)
     return value

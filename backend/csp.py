@@ -26,12 +26,12 @@ from backend.metrics.matching import UNIQUENESS_TOLERANCES
 from backend.prototypes.retrieval import Prototype, retrieve
 from backend.relax.interface import Potential
 from backend.relax.relaxer import ProgressCallback
-from backend.results.folder import RANKING, relaxed_file
+from backend.results.folder import RANKING, ResultFolder, relaxed_file
 from backend.sampling.generate import generate
 from backend.sampling.hooks.protocol import StepCallback
 from backend.sampling.models import LoadedModel
 from backend.sampling.request import GenerationRequest, parse_composition
-from backend.structures import describe, write_cif
+from backend.structures import describe
 
 SOURCES = ("prototype", "variation", "diffusion")
 POOL = 20  # candidates retrieved by score for the energy screen to choose the k prototypes from
@@ -213,7 +213,7 @@ def write_ranking(ranked: Sequence[RankedCandidate], out: Path) -> pd.DataFrame:
     rows, rank_number = [], 0
     for item in ranked:
         if item.energy is not None:
-            write_cif(item.report.relax.structure, out / relaxed_file(item.candidate.name))
+            ResultFolder(out).write_structure(item.report.relax.structure, relaxed_file(item.candidate.name))
         ranked_here = item.energy is not None and item.same_as is None
         rank_number += ranked_here
         rows.append(item.row(rank_number if ranked_here else None))

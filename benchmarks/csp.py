@@ -13,14 +13,14 @@ come from the training data only. Arms, in one run (every arm's targets shared o
 - plain diffusion: the cell's exact content generated ``--samples`` times (count-constrained D3PM);
 - random search: as many pyxtal random symmetric structures (random space group compatible with the content).
 
-Every structure is relaxed with CHGNet (fmax 0.1 eV/Å, ``--relax-steps`` FIRE steps) and matched against the MP
-structure (StructureMatcher stol 0.5, angle_tol 10, ltol 0.3, as DiffCSP). Match@1 is the ranked answer's first
-structure, match@k any of its first k (a prototype arm's answer lists a relaxed structure matching one above it once,
-as ``ranking.csv`` does); RMSE (normalised by (V/N)^(1/3), pymatgen's get_rms_dist) over matched
-targets; wall time summed over targets. Each target's outcome is appended to ``--out`` as it finishes: a stopped
-run resumes where it stopped.
+Every structure is relaxed with CHGNet (``--fmax`` eV/Å, ``--relax-steps`` FIRE steps; the product's 0.05 and
+300 by default) and matched against the MP structure (StructureMatcher stol 0.5, angle_tol 10, ltol 0.3, as
+DiffCSP). Match@1 is the ranked answer's first structure, match@k any of its first k (a prototype arm's answer lists
+a relaxed structure matching one above it once, as ``ranking.csv`` does); RMSE (normalised by (V/N)^(1/3),
+pymatgen's get_rms_dist) over matched targets; wall time summed over targets. Each target's outcome is appended to
+``--out`` as it finishes: a stopped run resumes where it stopped.
 
-    python benchmarks/csp.py --samples 5 --steps 50 --relax-steps 100 --prototypes 10 --workers 3
+    python benchmarks/csp.py --samples 5 --steps 50 --prototypes 10 --workers 2 --out benchmarks/results/csp_product
 """
 
 from __future__ import annotations
@@ -108,9 +108,9 @@ def matches(relaxed: list[Structure | None], target: Structure) -> list[float | 
     return out
 
 
-def relaxed(structures: list[Structure | None], steps: int) -> list[Structure | None]:
+def relaxed(structures: list[Structure | None], fmax: float, steps: int) -> list[Structure | None]:
     present = [s for s in structures if s is not None]
-    results = iter(relax_structures(present, chgnet(), fmax=0.1, steps=steps))
+    results = iter(relax_structures(present, chgnet(), fmax=fmax, steps=steps))
     out = []
     for s in structures:
         result = next(results) if s is not None else None
@@ -150,7 +150,7 @@ def diffusion_target(index: int, formula: str, target: Structure, args: argparse
     """Plain diffusion at the exact composition (count-constrained D3PM), ``--samples`` each."""
     started = time.perf_counter()
     request = GenerationRequest(n=args.samples, compositions=(formula,), steps=args.steps, seed=index)
-    rms = matches(relaxed(list(generate(_model(), request).structures), args.relax_steps), target)
+    rms = matches(relaxed(list(generate(_model(), request).structures), args.fmax, args.relax_steps), target)
     label = f"plain diffusion (embedded model, exact composition, {args.steps} steps)"
     return {label: (rms, time.perf_counter() - started)}
 
@@ -158,7 +158,7 @@ def diffusion_target(index: int, formula: str, target: Structure, args: argparse
 def random_target(index: int, formula: str, target: Structure, args: argparse.Namespace) -> Outcome:
     """pyxtal random symmetric structures, as many relaxations as the diffusion arm."""
     started = time.perf_counter()
-    rms = matches(relaxed(random_structures(formula, args.samples, index), args.relax_steps), target)
+    rms = matches(relaxed(random_structures(formula, args.samples, index), args.fmax, args.relax_steps), target)
     return {"random search (pyxtal, random space group)": (rms, time.perf_counter() - started)}
 
 
@@ -180,10 +180,10 @@ def prototype_target(index: int, formula: str, target: Structure, args: argparse
         potential=potential,
     )
     prototypes = [c for c in plan.candidates if c.kind == "prototype"]
-    ranked_prototypes = rank(prototypes, potential, fmax=0.1, steps=args.relax_steps)
+    ranked_prototypes = rank(prototypes, potential, fmax=args.fmax, steps=args.relax_steps)
     proto_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    others = rank([c for c in plan.candidates if c.kind != "prototype"], potential, 0.1, args.relax_steps)
+    others = rank([c for c in plan.candidates if c.kind != "prototype"], potential, args.fmax, args.relax_steps)
     variation_seconds = time.perf_counter() - started
 
     def answer(items: list[RankedCandidate]) -> list[float | None]:
@@ -241,7 +241,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--relax-steps", type=int, default=200)
+    parser.add_argument("--relax-steps", type=int, default=300, help="FIRE steps at most (the product's 300)")
+    parser.add_argument("--fmax", type=float, default=0.05, help="relaxation force threshold, eV/Å (the product's)")
     parser.add_argument("--prototypes", type=int, default=10, help="k prototypes relaxed per target")
     parser.add_argument("--variations", action="store_true", help="also one partial-diffusion variation of each")
     parser.add_argument("--start-time", type=float, default=0.3, help="the variations' noise level")
@@ -278,7 +279,8 @@ def main() -> None:
 def _check_settings(args: argparse.Namespace) -> None:
     """Resume only a run made with the same settings: ``--out`` remembers them in settings.json."""
     settings = {
-        k: getattr(args, k) for k in ("samples", "steps", "relax_steps", "prototypes", "variations", "start_time")
+        k: getattr(args, k)
+        for k in ("samples", "steps", "relax_steps", "fmax", "prototypes", "variations", "start_time")
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "settings.json"

@@ -7,8 +7,9 @@ from backend.app.page import open_page
 from backend.app.services import local_models, model_info, models_folder
 from backend.app.uploads import bundled_hosts, read_upload
 from backend.compositions.proposer import proposal_table
-from backend.jobs.kinds import CspSpec
-from backend.jobs.runner import JobRefused
+from backend.jobs.context import JobRefused
+from backend.jobs.kinds.csp import CspSpec
+from backend.jobs.kinds.generate import GenerateSpec
 from backend.prototypes.retrieval import prototype_starts
 from backend.sampling.composition import composition_preview_note, proposals
 from backend.sampling.model_info import PUBLISHED_MODELS, SCALAR_PROPERTIES, ModelUnavailable
@@ -189,7 +190,7 @@ if submitted or previewed:
                 st.dataframe(proposal_table(proposed), hide_index=True)
             else:
                 st.info(composition_preview_note(request, info))
-        job_id = runner.submit_generation(owner, spec, request) if submitted else None
+        job_id = runner.submit(owner, GenerateSpec(spec, request)) if submitted else None
     except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
         st.error(str(exc))
     else:
@@ -227,7 +228,7 @@ with st.expander("Predict the structure of a composition (CSP)"):
                 steps=int(steps),
                 seed=int(seed),
             )
-            csp_job = runner.submit_csp(owner, csp_spec)
+            csp_job = runner.submit(owner, csp_spec)
         except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
             st.error(str(exc))
         else:

@@ -6,8 +6,9 @@ from backend.app.display import for_display
 from backend.app.figures import trajectory_figure
 from backend.app.job_views import job_failures, job_table, live_figure
 from backend.app.page import open_page
-from backend.jobs.kinds import InpaintSpec, spec_of
-from backend.jobs.runner import JobRefused
+from backend.jobs.context import JobRefused
+from backend.jobs.kinds.inpaint import InpaintSpec
+from backend.jobs.specs import spec_of
 
 page = open_page("Live denoising", "Live denoising")
 owner, store, runner = page.owner, page.store, page.runner

@@ -10,7 +10,8 @@ from backend.app.job_views import ctk_link, job_structures, job_zip, verificatio
 from backend.app.page import open_page
 from backend.app.structure_facts import structure_downloads, structure_facts
 from backend.app.uploads import read_upload_for_viewing
-from backend.jobs.runner import JobRefused
+from backend.jobs.context import JobRefused
+from backend.jobs.kinds.generate import GenerateSpec
 from backend.sampling.model_info import ModelUnavailable
 from backend.sampling.request import GenerationRequest, InvalidRequest
 from backend.screening.folders import screen_folders, screen_view
@@ -131,7 +132,7 @@ with st.expander("Variations of this crystal"):
                 start_time=float(level),
                 start_symmetry="keep" if keep_symmetry else "free",
             )
-            variation_job = runner.submit_generation(owner, "default", request)
+            variation_job = runner.submit(owner, GenerateSpec("default", request))
         except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
             st.error(str(exc))
         else:

@@ -6,8 +6,10 @@ import streamlit as st
 from backend.app.display import for_display
 from backend.app.job_views import job_zip, relaxation
 from backend.app.page import job_progress, open_page
-from backend.jobs.kinds import VerifySpec, spec_of
-from backend.jobs.runner import JobRefused
+from backend.jobs.context import JobRefused
+from backend.jobs.kinds.relax import RelaxSpec
+from backend.jobs.kinds.verify import VerifySpec
+from backend.jobs.specs import spec_of
 from backend.metrics.rates import DEFINITIONS
 from backend.stability.figures import e_hull_histogram, hull_figure
 from backend.stability.reference import HULL_LABEL, StabilityError
@@ -43,12 +45,11 @@ with st.form("relax"):
     )
     if st.form_submit_button("Relax with CHGNet", type="primary"):
         try:
-            runner.submit_relaxation(
-                owner, source, float(fmax), int(steps), fix_host=fix_host, keep_symmetry=keep_symmetry
-            )
+            runner.submit(owner, RelaxSpec(source, float(fmax), int(steps), fix_host, keep_symmetry))
         except JobRefused as exc:
             st.error(str(exc))
-        st.rerun()
+        else:
+            st.rerun()
 if not relaxations:
     st.stop()
 job = relaxations[0]
@@ -116,7 +117,7 @@ check_phonons = left.checkbox("Phonons (dynamical stability)", value=True)
 check_properties = right.checkbox("Properties (bulk modulus, magnetic moments)", value=True)
 if st.button("Verify"):
     try:
-        runner.submit_verification(owner, VerifySpec(job.id, tuple(chosen), check_phonons, check_properties))
+        runner.submit(owner, VerifySpec(job.id, tuple(chosen), check_phonons, check_properties))
     except JobRefused as exc:
         st.error(str(exc))
     else:

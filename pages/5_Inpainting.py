@@ -10,7 +10,8 @@ from backend.app.uploads import bundled_hosts, read_upload
 from backend.inpainting.disorder import integral_supercells, occupancy_table, plan_order_disorder, smallest_supercells
 from backend.inpainting.framework import prepare_framework
 from backend.inpainting.request import InpaintRequest, InvalidHost, parse_guests, parse_indices
-from backend.jobs.runner import JobRefused
+from backend.jobs.context import JobRefused
+from backend.jobs.kinds.inpaint import InpaintSpec
 from backend.sampling.model_info import ModelUnavailable
 from backend.sampling.request import InvalidRequest
 from backend.structures import StructureFileError
@@ -118,7 +119,7 @@ if submitted:
             )
         else:
             request = plan.request(guest_start="sites" if start.startswith("at") else "uniform", **sampling)
-        job_id = runner.submit_inpainting(owner, "default", framework, request)
+        job_id = runner.submit(owner, InpaintSpec.of("default", framework, request))
     except (InvalidHost, InvalidRequest, ModelUnavailable, JobRefused) as exc:
         st.error(str(exc))
     else:

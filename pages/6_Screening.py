@@ -9,8 +9,8 @@ import streamlit as st
 from backend.app.display import for_display
 from backend.app.figures import funnel_figure
 from backend.app.page import open_page
-from backend.jobs.kinds import screen_job
-from backend.jobs.runner import JobRefused
+from backend.jobs.context import JobRefused
+from backend.jobs.kinds.screen import ScreenSpec, screen_job
 from backend.sampling.model_info import ModelUnavailable
 from backend.sampling.request import InvalidRequest, parse_space_group
 from backend.screening.config import ScreenConfig, small_screen
@@ -31,7 +31,7 @@ owner, store, runner = page.owner, page.store, page.runner
 data_screens, run_screens = screen_roots()
 st.caption(
     "generate -> sanity filter -> CHGNet relaxation -> E_above_hull -> shortlist. "
-    + where_screens_run(runner.ray_address, runner.ray_cpus)
+    + where_screens_run(runner.server.ray_address, runner.server.ray_cpus)
     + f" Screens from the command line (`crystal-canvas screen --out ...`) under {run_screens} appear here too."
 )
 default = small_screen(Path("."))
@@ -111,7 +111,7 @@ with st.expander("New screen", expanded=not screen_folders()):
         try:
             if problem:
                 raise InvalidRequest(problem)
-            job_id = runner.submit_screen(owner, config)
+            job_id = runner.submit(owner, ScreenSpec(config))
         except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
             st.error(str(exc))
         else:
@@ -134,7 +134,7 @@ def resume(view) -> None:  # noqa: ANN001 - a ScreenView
     """Resume a screen that stopped early: a job of the server's worker that continues from its stage files."""
     if not view.complete and st.button("Resume screen", type="primary"):
         try:
-            runner.submit_screen(owner, view.config)
+            runner.submit(owner, ScreenSpec(view.config))
         except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
             st.error(str(exc))
         else:
@@ -202,7 +202,7 @@ if view.complete:
     if st.button("Re-apply to this screen"):
         thresholds = {"max_e_hull": float(new_e_hull), "shortlist_size": int(new_size) or None}
         try:
-            runner.submit_screen(owner, view.config.with_thresholds(**thresholds))
+            runner.submit(owner, ScreenSpec(view.config.with_thresholds(**thresholds)))
         except (InvalidRequest, ModelUnavailable, JobRefused) as exc:
             st.error(str(exc))
         else:

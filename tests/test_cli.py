@@ -61,33 +61,16 @@ def test_unwritable_output_folder(tmp_path, capsys):
     assert "cannot write" in capsys.readouterr().err
 
 
-def test_generate_writes_cifs_summary_and_trajectory(tmp_path):
-    outs = []
-    for run in ("a", "b"):
-        out = tmp_path / run
-        command = [
-            sys.executable,
-            "-m",
-            "backend.cli",
-            "generate",
-            "--n",
-            "3",
-            "--atoms",
-            "6",
-            "--steps",
-            "12",
-            "--seed",
-            "1",
-            "--chemsys",
-            "Li-O",
-            "--out",
-            str(out),
-            "--trajectory",
-        ]
-        done = subprocess.run(command, capture_output=True, text=True)
-        assert done.returncode in (0, 1), done.stderr
-        assert "Traceback" not in done.stderr
-        outs.append(out)
+def test_generate_writes_cifs_summary_and_trajectory(tmp_path, capsys):
+    """The same seed writes the same files in a fresh process and in this one."""
+    outs = [tmp_path / "a", tmp_path / "b"]
+    arguments = ["generate", "--n", "3", "--atoms", "6", "--steps", "12", "--seed", "1", "--chemsys", "Li-O"]
+    command = [sys.executable, "-m", "backend.cli", *arguments, "--out", str(outs[0]), "--trajectory"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stderr
+    assert "Traceback" not in done.stderr
+    assert main([*arguments, "--out", str(outs[1]), "--trajectory"]) in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err
     summary = pd.read_csv(outs[0] / "summary.csv", keep_default_na=False)
     assert len(summary) == 3
     ok = summary[summary.status == "ok"]

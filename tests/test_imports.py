@@ -56,7 +56,9 @@ def test_every_page_but_learn_imports_without_torch():
     assert {
         "backend.app.services",
         "backend.app.figures",
-        "backend.jobs.runner",
+        "backend.jobs.kinds.generate",
+        "backend.jobs.kinds.screen",
+        "backend.jobs.specs",
         "backend.sampling.composition",
     } <= modules
     code = f"import importlib, sys\nfor m in {sorted(modules)!r}:\n    importlib.import_module(m)\n"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.jobs.kinds import GenerateSpec
-from backend.jobs.runner import JobRefused, JobRunner
+from backend.jobs.context import JobRefused
+from backend.jobs.kinds.generate import GenerateSpec
+from backend.jobs.runner import JobRunner
 from backend.jobs.store import JobStore
 from backend.sampling.request import GenerationRequest
 
@@ -29,7 +30,7 @@ def runner(tmp_path, default_model):
 
 
 def test_generation_job_persists_frames_and_files(runner, tmp_path):
-    job_id = runner.submit_generation("alice", "default", GenerationRequest(n=2, atoms=4, steps=8, seed=0))
+    job_id = runner.submit("alice", GenerateSpec("default", GenerationRequest(n=2, atoms=4, steps=8, seed=0)))
     job = wait_for(runner.store, job_id)
     assert job.status == "done", job.error
     assert runner.store.frame_count(job_id) == 2 * 8
@@ -51,7 +52,7 @@ def test_running_job_is_failed_with_its_frames_after_a_crash(tmp_path):
 
 
 def test_cancel_stops_a_running_job(runner):
-    job_id = runner.submit_generation("carol", "default", GenerationRequest(n=2, atoms=4, steps=400, seed=0))
+    job_id = runner.submit("carol", GenerateSpec("default", GenerationRequest(n=2, atoms=4, steps=400, seed=0)))
     wait_for(runner.store, job_id, statuses=("running",))
     while runner.store.frame_count(job_id) == 0:
         time.sleep(0.05)
@@ -62,8 +63,12 @@ def test_cancel_stops_a_running_job(runner):
 
 
 def test_a_failing_job_fails_alone(runner):
-    bad = runner.submit_relaxation("dave", source_job="doesnotexist")
-    good = runner.submit_generation("dave", "default", GenerationRequest(n=1, atoms=3, steps=4, seed=0))
+    from backend.jobs.kinds.relax import RelaxSpec
+
+    with pytest.raises(JobRefused, match="needs a finished job"):
+        runner.submit("dave", RelaxSpec("doesnotexist"))
+    bad = runner._admit("dave", RelaxSpec("doesnotexist"))  # as if its source vanished after submission
+    good = runner.submit("dave", GenerateSpec("default", GenerationRequest(n=1, atoms=3, steps=4, seed=0)))
     assert wait_for(runner.store, bad).status == "failed"
     assert "no structures" in runner.store.get(bad).error
     assert wait_for(runner.store, good).status == "done"
@@ -71,9 +76,7 @@ def test_a_failing_job_fails_alone(runner):
 
 def idle_runner(root: Path) -> JobRunner:
     """A runner without its worker thread, so submitted jobs stay queued."""
-    runner = JobRunner.__new__(JobRunner)
-    runner.store, runner._wake, runner.models_root = JobStore(root), threading.Event(), None
-    return runner
+    return JobRunner(JobStore(root))
 
 
 def test_queue_cap_per_user(tmp_path):
@@ -99,7 +102,11 @@ def test_every_kind_round_trips_through_the_store(tmp_path):
     from pymatgen.core import Lattice, Structure
 
     from backend.inpainting.request import InpaintRequest
-    from backend.jobs.kinds import CspSpec, InpaintSpec, RelaxSpec, VerifySpec, spec_of
+    from backend.jobs.kinds.csp import CspSpec
+    from backend.jobs.kinds.inpaint import InpaintSpec
+    from backend.jobs.kinds.relax import RelaxSpec
+    from backend.jobs.kinds.verify import VerifySpec
+    from backend.jobs.specs import spec_of
 
     runner = idle_runner(tmp_path / "data")
     host = Structure(Lattice.cubic(4.0), ["Cl", "Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])
@@ -138,58 +145,14 @@ def test_unusable_data_dir_is_reported(tmp_path):
         JobStore(blocker / "data")
 
 
-WORKER = """
-import sys, time
-from backend.runtime import configure_threads
-configure_threads()
-from backend.jobs.runner import JobRunner
-from backend.jobs.store import JobStore
-from backend.sampling.request import GenerationRequest
-runner = JobRunner(JobStore(sys.argv[1]), device="cpu").start()
-done = runner.submit_generation("srv", "default", GenerationRequest(n=1, atoms=3, steps=3, seed=0))
-while runner.store.get(done).status != "done":
-    time.sleep(0.05)
-runner.submit_generation("srv", "default", GenerationRequest(n=2, atoms=4, steps=5000, seed=0))
-print("ready", flush=True)
-time.sleep(600)
-"""
-
-
-def test_killed_server_keeps_finished_jobs_and_fails_the_running_one(tmp_path):
-    import signal
-    import subprocess
-    import sys
-
-    data = tmp_path / "data"
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(data)], stdout=subprocess.PIPE, text=True)
-    assert worker.stdout.readline().strip() == "ready"
-    import sqlite3
-
-    peek = sqlite3.connect(data / "jobs.sqlite3")  # a plain reader: JobStore() would run start-up recovery
-    deadline = time.time() + 60
-    while time.time() < deadline and peek.execute("SELECT COUNT(*) FROM frames").fetchone()[0] <= 3:
-        time.sleep(0.1)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    peek.close()
-    restarted = JobStore(data)
-    jobs = {j.params["steps"]: j for j in restarted.jobs()}
-    assert jobs[3].status == "done"
-    assert list(restarted.folder(jobs[3].id).glob("summary.csv"))
-    killed = jobs[5000]
-    assert killed.status == "failed" and "stopped" in killed.error
-    assert restarted.frame_count(killed.id) > 0
-
-
 def test_the_server_loads_models_only_from_its_own_places(tmp_path):
-    runner = idle_runner(tmp_path / "data")
-    runner.models_root = (tmp_path / "models").resolve()
-    runner.check_model("default")
-    runner.check_model("chemical_system")
-    runner.check_model(str(tmp_path / "models" / "mine"))
+    server = JobRunner(JobStore(tmp_path / "data"), models_root=tmp_path / "models").server
+    server.check_model("default")
+    server.check_model("chemical_system")
+    server.check_model(str(tmp_path / "models" / "mine"))
     for elsewhere in (str(tmp_path / "uploads" / "evil"), str(tmp_path / "models" / ".." / "uploads")):
         with pytest.raises(JobRefused, match="not offered by this server"):
-            runner.check_model(elsewhere)
+            server.check_model(elsewhere)
 
 
 def test_job_folders_cannot_escape_the_data_folder(tmp_path):
@@ -199,9 +162,10 @@ def test_job_folders_cannot_escape_the_data_folder(tmp_path):
             store.folder(bad)
 
 
-def test_fixed_host_relaxation_keeps_the_host_and_moves_the_guests(runner):
+def test_fixed_host_relaxation_keeps_the_host_and_moves_the_guests(runner, monkeypatch):
     """Olivine LiFePO4 with its Li removed and 4 Li inpainted, then relaxed with the host fixed: the CIFs the jobs
-    write (read back grouped by element, guests first) must show the host unmoved and the guests relaxed."""
+    write (read back grouped by element, guests first) must show the host unmoved and the guests relaxed. The
+    inpainting is planned once, at submission: the worker runs the stored plan."""
     import numpy as np
     import pandas as pd
     from pymatgen.core import Structure
@@ -209,16 +173,26 @@ def test_fixed_host_relaxation_keeps_the_host_and_moves_the_guests(runner):
     from backend.inpainting.framework import prepare_framework
     from backend.inpainting.guests import guest_host_clearance, host_mask
     from backend.inpainting.request import InpaintRequest
+    from backend.jobs.kinds.inpaint import InpaintSpec
+    from backend.jobs.kinds.relax import RelaxSpec
+    from backend.jobs.specs import spec_of
     from backend.structures import read_structure
 
     host = Structure.from_file(Path(__file__).parent / "data" / "hosts" / "LiFePO4_olivine_mp-19017.cif")
     framework = prepare_framework(host, ["Li"])
     request = InpaintRequest(guests=(("Li", 4),), n=4, steps=30, jump=10, resample=1, seed=0)
-    source = wait_for(runner.store, runner.submit_inpainting("erin", "default", framework, request), timeout=600)
+    def planned_again(*args):  # noqa: ANN002, ANN202
+        raise AssertionError("the worker planned the inpainting again")
+
+    monkeypatch.setattr("backend.inpainting.run.plan_inpainting", planned_again)
+    job_id = runner.submit("erin", InpaintSpec.of("default", framework, request))
+    plan = spec_of(runner.store.get(job_id)).plan  # stored with the job
+    assert len(plan.fixed) == 28 and plan.fixed[-4:] == (3,) * 4 and plan.sampling.atoms == 28
+    source = wait_for(runner.store, job_id, timeout=600)
     assert source.status == "done", source.error
     unrelaxed = {p.stem: read_structure(p) for p in runner.store.folder(source.id).glob("*.cif")}
     assert unrelaxed, "no candidate survived inpainting"
-    relax = wait_for(runner.store, runner.submit_relaxation("erin", source.id, steps=40, fix_host=True), timeout=600)
+    relax = wait_for(runner.store, runner.submit("erin", RelaxSpec(source.id, steps=40, fix_host=True)), timeout=600)
     assert relax.status == "done", relax.error
     results = pd.read_csv(runner.store.folder(relax.id) / "results.csv", keep_default_na=False, dtype={"name": str})
     checked = 0
@@ -310,16 +284,17 @@ def test_run_again_from_two_tabs_queues_one_job(tmp_path, default_model):
 def test_a_screen_gives_the_worker_up_to_another_user_and_resumes(runner, tmp_path):
     """Round-robin with a long job: once a screen has made progress and another user's job waits, the screen goes
     back to the queue, the other job runs, and the screen then finishes from its stage files."""
+    from backend.jobs.kinds.screen import ScreenSpec
     from backend.screening.config import ScreenConfig
 
     config = ScreenConfig(
         out=tmp_path / "screen", n=4, atoms=4, chemsys="Na-Cl", steps=60, batch_size=2, relax_steps=50
     )
-    screen_id = runner.submit_screen("dana", config)
+    screen_id = runner.submit("dana", ScreenSpec(config))
     while not (config.out / "stages" / "generate.csv").is_file():
         assert runner.store.get(screen_id).status in ("queued", "running"), runner.store.get(screen_id).error
         time.sleep(0.05)
-    other = runner.submit_generation("erin", "default", GenerationRequest(n=1, atoms=4, steps=4, seed=0))
+    other = runner.submit("erin", GenerateSpec("default", GenerationRequest(n=1, atoms=4, steps=4, seed=0)))
     assert wait_for(runner.store, other).status == "done"
     screen = wait_for(runner.store, screen_id, timeout=300)
     assert screen.status == "done", screen.error
@@ -330,12 +305,13 @@ def test_a_screen_gives_the_worker_up_to_another_user_and_resumes(runner, tmp_pa
 
 
 def test_a_screen_for_a_folder_holding_another_screen_is_refused(runner, tmp_path):
+    from backend.jobs.kinds.screen import ScreenSpec
     from backend.screening.config import ScreenConfig
 
     config = ScreenConfig(out=tmp_path / "s", n=2, atoms=4, chemsys="Na-Cl", steps=4, batch_size=2, relax_steps=5)
-    assert wait_for(runner.store, runner.submit_screen("fay", config), timeout=300).status == "done"
+    assert wait_for(runner.store, runner.submit("fay", ScreenSpec(config)), timeout=300).status == "done"
     with pytest.raises(JobRefused, match="already exists with other n, steps"):
-        runner.submit_screen("fay", ScreenConfig(**{**config.__dict__, "n": 3, "steps": 5}))
-    rerun = runner.submit_screen("fay", config.with_thresholds(max_e_hull=0.5))  # thresholds only: allowed
+        runner.submit("fay", ScreenSpec(ScreenConfig(**{**config.__dict__, "n": 3, "steps": 5})))
+    rerun = runner.submit("fay", ScreenSpec(config.with_thresholds(max_e_hull=0.5)))  # thresholds only: allowed
     assert wait_for(runner.store, rerun).status == "done"
     assert "E_hull <= 0.5" in (config.out / "funnel.csv").read_text()

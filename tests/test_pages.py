@@ -108,7 +108,7 @@ def test_viewer_shows_facts_and_downloads(services, generated):
 
 
 def test_relax_and_hull_page(services, generated):
-    from backend.jobs.kinds import spec_of
+    from backend.jobs.specs import spec_of
 
     store, _ = services
     app = page("4_Relax_and_hull.py")
@@ -400,7 +400,7 @@ def test_screening_page_starts_cancels_and_resumes_a_screen(services, monkeypatc
     it without generating a batch again, and the page's funnel is the folder's."""
     import pandas as pd
 
-    from backend.jobs.kinds import screen_job
+    from backend.jobs.kinds.screen import screen_job
     from backend.screening import screen as screen_module
     from backend.screening.stages import StageLog
 

@@ -2,8 +2,6 @@
 
 import gc
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +9,13 @@ import pandas as pd
 import pytest
 from pymatgen.core import Composition, Lattice, Structure
 
+from backend.cli import main
 from backend.paths import ASSETS
 from backend.relax.potentials import CHGNetPotential, chgnet
 from backend.relax.relaxer import reduced_basis, relax_structures
 from backend.stability.hull import assess
 
 DATA = Path(__file__).parent / "data"
-CLI = [sys.executable, "-m", "backend.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +23,32 @@ def potential():
     return chgnet("cpu")
 
 
+GROUND_STATES = (
+    "LaCl3_mp-22896",
+    "NaCl_mp-22862",
+    "GaN_mp-830",
+    "SrTiO3_mp-4651",
+    "ZnS_wurtzite_mp-560588",
+    "LiMn2O4_spinel_mp-22584",
+)
+METASTABLE = "LiSi_mp-570363"
+
+
 @pytest.fixture(scope="module")
 def relaxed_hosts(tmp_path_factory):
-    out = tmp_path_factory.mktemp("hosts")
-    run = subprocess.run([*CLI, "relax", str(DATA / "hosts"), "--out", str(out)], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+    """The CLI's ``relax`` over a folder of the MP hosts the tests below judge (in process: CHGNet loads once)."""
+    hosts, out = tmp_path_factory.mktemp("hosts"), tmp_path_factory.mktemp("relaxed")
+    for name in (*GROUND_STATES, METASTABLE):
+        (hosts / f"{name}.cif").write_bytes((DATA / "hosts" / f"{name}.cif").read_bytes())
+    assert main(["relax", str(hosts), "--out", str(out)]) == 0
     return pd.read_csv(out / "results.csv", keep_default_na=False).set_index("name"), out
 
 
-def test_all_nineteen_hosts_are_relaxed_and_reported(relaxed_hosts):
+def test_every_host_of_the_folder_is_relaxed_and_reported(relaxed_hosts):
     frame, out = relaxed_hosts
-    assert len(frame) == 19
+    assert len(frame) == 7
     assert (frame.error == "").all()
-    assert len(list(out.glob("*_relaxed.cif"))) == 19
+    assert len(list(out.glob("*_relaxed.cif"))) == 7
     for column in (
         "energy_per_atom",
         "e_form_per_atom",
@@ -51,23 +62,13 @@ def test_all_nineteen_hosts_are_relaxed_and_reported(relaxed_hosts):
         assert column in frame.columns
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "LaCl3_mp-22896",
-        "NaCl_mp-22862",
-        "GaN_mp-830",
-        "SrTiO3_mp-4651",
-        "ZnS_wurtzite_mp-560588",
-        "LiMn2O4_spinel_mp-22584",
-    ],
-)
+@pytest.mark.parametrize("name", GROUND_STATES)
 def test_mp_ground_states_sit_near_the_hull(relaxed_hosts, name):
     assert relaxed_hosts[0].loc[name, "e_above_hull"] <= 0.08
 
 
 def test_lisi_metastable_polymorph_is_above_the_hull(relaxed_hosts):
-    assert relaxed_hosts[0].loc["LiSi_mp-570363", "e_above_hull"] > 0.15
+    assert relaxed_hosts[0].loc[METASTABLE, "e_above_hull"] > 0.15
 
 
 def test_formation_energies_match_materials_project(potential):
@@ -197,18 +198,17 @@ def test_two_lanes_relax_as_one_does_and_leave_the_collector_on():
         assert a.energy_per_atom == pytest.approx(b.energy_per_atom, abs=1e-4)
 
 
-def test_bad_files_each_give_one_line_and_the_rest_completes(tmp_path):
+def test_bad_files_each_give_one_line_and_the_rest_completes(tmp_path, capsys):
     bad = sorted((DATA / "bad").iterdir())
     good = DATA / "hosts" / "NaCl_mp-22862.cif"
-    run = subprocess.run(
-        [*CLI, "relax", *map(str, bad), str(good), "--out", str(tmp_path)], capture_output=True, text=True
-    )
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == len(bad), run.stderr
-    assert "Traceback" not in run.stderr
+    code = main(["relax", *map(str, bad), str(good), "--out", str(tmp_path)])
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == len(bad), stderr
+    assert "Traceback" not in stderr
     frame = pd.read_csv(tmp_path / "results.csv", keep_default_na=False)
     assert frame.set_index("name").loc["NaCl_mp-22862", "error"] == ""
-    assert run.returncode == 0
+    assert code == 0
 
 
 @pytest.mark.parametrize("system", ["Fe-Li-O", "Li-Si"])
@@ -360,17 +360,18 @@ def test_inpainted_candidates_relax_around_a_fixed_host(tmp_path):
     assert 2.5 < row["min_guest_host_distance"] < 3.0
 
 
-def test_evaluate_counts_a_failed_generation_in_every_denominator(tmp_path):
+def test_evaluate_counts_a_failed_generation_in_every_denominator(tmp_path, capsys):
     from generation_folder import write_generation_folder
 
     names = ("NaCl_mp-22862", "GaN_mp-830", "LaCl3_mp-22896")
     write_generation_folder(tmp_path, [DATA / "hosts" / f"{name}.cif" for name in names])
-    run = subprocess.run([*CLI, "evaluate", str(tmp_path)], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+    code = main(["evaluate", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
     metrics = pd.read_csv(tmp_path / "metrics.csv").set_index("metric")
     assert (metrics.denominator[["V", "N (structure)", "S (<= 0.1 eV/atom)"]] == 4).all()
     assert metrics.loc["V", "rate"] <= 0.75 and metrics.loc["V", "numerator"] == 3
-    assert "crystals requested 4" in run.stdout
+    assert "crystals requested 4" in out
 
 
 def test_relax_requested_keeps_the_gaps_of_failed_crystals(potential):

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from pymatgen.core import Structure
 
 from backend.app.figures import frames_figure
-from backend.jobs.kinds import spec_of
+from backend.jobs.specs import spec_of
 from backend.jobs.store import JobStore
 from backend.metrics.rates import BatchRates
 from backend.metrics.statistics import statistics_table

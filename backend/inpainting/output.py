@@ -40,15 +40,14 @@ def candidate_geometry(
 def write_inpainting(result: InpaintResult, host: Structure, keep: Sequence[bool], out: Path) -> Path:
     """One CIF per candidate and ``summary.csv`` (space group, guest clearance, host deviation)."""
     from backend.results.folder import ResultFolder, crystal_file
-    from backend.structures import write_cif
 
-    rows = []
+    rows, folder = [], ResultFolder(out)
     for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
         if structure is None:
             rows.append({"index": index, "status": "failed", "error": failure})
             continue
         geometry = candidate_geometry(structure, host, keep)
-        path = write_cif(structure, out / crystal_file(index, structure.composition.reduced_formula))
+        path = folder.write_structure(structure, crystal_file(index, structure.composition.reduced_formula))
         rows.append(
             {
                 "index": index,
@@ -61,4 +60,4 @@ def write_inpainting(result: InpaintResult, host: Structure, keep: Sequence[bool
                 "max_host_deviation": geometry.max_host_deviation,
             }
         )
-    return ResultFolder(out).write_summary(rows)
+    return folder.write_summary(rows)

@@ -5,6 +5,8 @@ Torch-free, so the job runner can refuse a bad host at submission without loadin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from pymatgen.core import Element, Structure
 
@@ -55,9 +57,17 @@ def check_inpainting(host: Structure, keep: np.ndarray, request: InpaintRequest)
         )
 
 
-def plan_inpainting(
-    info: ModelInfo, host: Structure, keep: np.ndarray, request: InpaintRequest
-) -> tuple[GenerationRequest, list[int]]:
+@dataclass(frozen=True)
+class InpaintPlan:
+    """An accepted inpainting: the sampler's request and each atom's pinned atomic number (0: a free guest).
+
+    Made once, at submission, and kept with the job, so the worker runs what was accepted."""
+
+    sampling: GenerationRequest
+    fixed: tuple[int, ...]
+
+
+def plan_inpainting(info: ModelInfo, host: Structure, keep: np.ndarray, request: InpaintRequest) -> InpaintPlan:
     """The sampler's request for this host and these guests, and each atom's pinned atomic number (0: free).
 
     Checked in full, so a job that would be refused by the sampler is refused at submission instead.
@@ -86,4 +96,4 @@ def plan_inpainting(
         seed=request.seed,
         batch_size=request.n,
     ).validate(info)
-    return sampling, fixed
+    return InpaintPlan(sampling, tuple(fixed))

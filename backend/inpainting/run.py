@@ -10,7 +10,7 @@ import torch
 from pymatgen.core import Structure
 
 from backend.inpainting.guests import collision, host_mask, mark_guests
-from backend.inpainting.plan import plan_inpainting
+from backend.inpainting.plan import InpaintPlan, plan_inpainting
 from backend.inpainting.repaint import inpainting_schedule, site_start
 from backend.inpainting.request import InpaintRequest, InpaintResult
 from backend.sampling.engine import conditioning_batch, denoise, sampling_session, to_structures
@@ -25,10 +25,13 @@ def inpaint(
     keep: Sequence[bool],
     request: InpaintRequest,
     callback: StepCallback | None = None,
+    plan: InpaintPlan | None = None,
 ) -> InpaintResult:
-    """Generate ``request.n`` candidates: the host's kept atoms plus the guests, in the host's cell."""
+    """Generate ``request.n`` candidates: the host's kept atoms plus the guests, in the host's cell. ``plan`` is the
+    one accepted at submission; without one it is made here."""
     keep = np.asarray(keep, dtype=bool)
-    sampling, fixed = plan_inpainting(model.info, host, keep, request)
+    plan = plan or plan_inpainting(model.info, host, keep, request)
+    sampling, fixed = plan.sampling, list(plan.fixed)
     n_atoms = len(fixed)
     started = time.perf_counter()
     calls = {"n": 0}

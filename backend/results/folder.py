@@ -4,7 +4,9 @@ relaxation results, the stored batch rates, the structures -- so pages, the CLI 
 rebuild a join themselves.
 
 Layout: ``NNNN_FORMULA.cif`` per generated crystal and ``summary.csv`` (one row per requested crystal, failed ones
-included); ``NAME_relaxed.cif`` per relaxed candidate and ``results.csv`` (one row per candidate);
+included); ``NAME_relaxed.cif`` per relaxed candidate and ``results.csv`` (one row per candidate); beside every
+CIF, ``structures/STEM.json``, the same structure as pymatgen wrote it (sites in their order, site properties kept),
+which is what this folder reads back -- a CIF read back is regrouped by element;
 ``metrics.csv`` and ``metrics_per_crystal.csv``, the batch rates written once when a relaxation finishes;
 ``ranking.csv`` for structure prediction; ``trajectory.extxyz`` with the denoising frames where asked.
 """
@@ -29,6 +31,7 @@ METRICS = "metrics.csv"
 METRICS_PER_CRYSTAL = "metrics_per_crystal.csv"
 RANKING = "ranking.csv"
 TRAJECTORY = "trajectory.extxyz"
+EXACT = "structures"  # pymatgen JSON of each CIF, by stem
 
 
 class Report(Protocol):
@@ -73,18 +76,31 @@ class ResultFolder:
         """The relaxation's results.csv (one row per candidate; ``error`` empty where it relaxed), or None."""
         return self._csv(RESULTS, dtype={"name": str})
 
+    def write_structure(self, structure: Structure, file: str) -> Path:
+        """``file`` (a CIF, for people and other programs) and its exact pymatgen JSON (for this folder's readers)."""
+        exact = self.path / EXACT / f"{Path(file).stem}.json"
+        exact.parent.mkdir(exist_ok=True)
+        exact.write_text(structure.to_json())
+        return write_cif(structure, self.path / file)
+
+    def read(self, stem: str) -> Structure:
+        """The structure of ``STEM.cif`` as it was written: from its JSON, or from the CIF in a folder written before
+        the JSON was (:class:`StructureFileError` where neither can be read)."""
+        exact = self.path / EXACT / f"{stem}.json"
+        return read_structure(exact if exact.is_file() else self.path / f"{stem}.cif")
+
     def write_results(self, reports: Sequence[Report]) -> pd.DataFrame:
         """``NAME_relaxed.cif`` for every relaxed candidate and ``results.csv`` for all."""
         for report in reports:
             if report.relaxed is not None:
-                write_cif(report.relaxed, self.path / relaxed_file(report.name))
+                self.write_structure(report.relaxed, relaxed_file(report.name))
         frame = pd.DataFrame([r.row() for r in reports])
         frame.to_csv(self.path / RESULTS, index=False)
         return frame
 
     def relaxed(self, name: str) -> Structure:
         """Candidate ``name``'s relaxed structure (:class:`StructureFileError` where it has none)."""
-        return read_structure(self.path / relaxed_file(name))
+        return self.read(Path(relaxed_file(name)).stem)
 
     def relaxed_structures(
         self, unreadable: Callable[[str, StructureFileError], None] | None = None
@@ -101,15 +117,16 @@ class ResultFolder:
                     unreadable(name, exc)
         return found
 
-    def structures(self) -> dict[str, Structure]:
-        """Every structure the folder holds, by file stem; files pymatgen cannot read back are left out (a crystal
-        with two atoms on top of each other is written fine but parsed as partial occupancy: not worth viewing)."""
+    def structures(self, unreadable: Callable[[str, StructureFileError], None] | None = None) -> dict[str, Structure]:
+        """Every structure the folder holds, by file stem; one that cannot be read back is left out (and told to
+        ``unreadable``)."""
         found = {}
         for path in sorted(self.path.glob("*.cif")):
             try:
-                found[path.stem] = read_structure(path)
-            except StructureFileError:
-                continue
+                found[path.stem] = self.read(path.stem)
+            except StructureFileError as exc:
+                if unreadable:
+                    unreadable(path.stem, exc)
         return found
 
     def rates(self) -> BatchRates | None:

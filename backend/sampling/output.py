@@ -10,26 +10,26 @@ from backend.metrics.sanity import sanity
 from backend.results.folder import TRAJECTORY, ResultFolder, crystal_file
 from backend.sampling.generate import GenerationResult
 from backend.sampling.hooks.trajectory import write_extxyz
-from backend.structures import describe, write_cif
+from backend.structures import describe
 
 
 def write_generation(result: GenerationResult, out: Path, frames: list[Frame] | None = None) -> Path:
     """Write structures, ``summary.csv`` (formula, atoms, spglib group at 0.1 Å, volume/atom, the covalent-radius
     sanity verdict, and the required cell composition where one was given or proposed) and frames."""
-    rows = []
+    rows, folder = [], ResultFolder(out)
     for index, (structure, failure) in enumerate(zip(result.structures, result.failures)):
         required = {"required_composition": result.compositions[index]} if result.compositions else {}
         if structure is None:
             rows.append({"index": index, "status": "failed", "error": failure, **required})
             continue
         summary = describe(structure)
-        path = write_cif(structure, out / crystal_file(index, summary.reduced_formula))
+        path = folder.write_structure(structure, crystal_file(index, summary.reduced_formula))
         verdict = sanity(structure).text
         rows.append(
             {"index": index, "status": "ok", "error": "", "file": path.name, **asdict(summary), "sanity": verdict}
             | required
         )
-    summary_path = ResultFolder(out).write_summary(rows)
+    summary_path = folder.write_summary(rows)
     if frames:
         write_extxyz(frames, out / TRAJECTORY)
     return summary_path

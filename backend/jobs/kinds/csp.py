@@ -1,0 +1,64 @@
+"""A crystal structure prediction job (``backend.csp``): candidates for one composition, ranked by CHGNet energy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from backend.jobs.context import JobContext, JobRefused, Server
+from backend.jobs.kinds.base import JobKind
+
+
+@dataclass(frozen=True)
+class CspSpec(JobKind):
+    model: str
+    composition: str
+    n: int = 16
+    prototypes: int = 10
+    start_time: float = 0.3
+    steps: int = 100
+    seed: int = 0
+    fmax: float = 0.05
+    relax_steps: int = 300
+    kind = "csp"
+
+    def validate(self, server: Server) -> Self:
+        """Check the composition as generation would (one line for the user)."""
+        from backend.sampling.request import GenerationRequest, parse_composition
+
+        info = server.model_info(self.model)
+        formula = parse_composition(self.composition)
+        GenerationRequest(n=self.n, compositions=(formula,), steps=self.steps, seed=self.seed).validate(info)
+        if not 0 < self.start_time <= 1:
+            raise JobRefused(f"noise level must be in (0, 1] (got {self.start_time})")
+        return self
+
+    def run(self, ctx: JobContext) -> str:
+        from backend.csp import plan_candidates, rank, ranking_line, write_ranking
+        from backend.relax.potentials import chgnet
+        from backend.sampling.models import load_model
+
+        model = load_model(self.model, device=ctx.server.device)
+        potential = chgnet(ctx.server.device)
+        recorder = ctx.step_recorder(2 * self.steps, self.steps)
+        plan = plan_candidates(
+            model,
+            self.composition,
+            self.n,
+            self.prototypes,
+            self.start_time,
+            self.steps,
+            self.seed,
+            recorder,
+            potential,
+        )
+        if ctx.cancelled():
+            return "cancelled"
+
+        def on_progress(progress):  # noqa: ANN001, ANN202 - a relax ProgressCallback
+            ctx.report(f"relaxing: step {progress.step}, {progress.finished}/{progress.total} candidates finished")
+
+        ranked = rank(plan.candidates, potential, self.fmax, self.relax_steps, progress=on_progress)
+        frame = write_ranking(ranked, ctx.folder)
+        ctx.report(f"{plan.note}; {ranking_line(frame, len(plan.candidates))}")
+        return "done"
