@@ -5,6 +5,7 @@ import streamlit as st
 from backend.app.display import for_display
 from backend.app.figures import trajectory_figure
 from backend.app.job_views import job_failures, job_table, live_figure
+from backend.app.live_chart import live_chart
 from backend.app.page import open_page
 from backend.jobs.context import JobRefused
 from backend.jobs.kinds.inpaint import InpaintSpec
@@ -55,7 +56,7 @@ def live_view(waiting: bool) -> None:
         st.rerun()  # the first frame is in: poll at the steady pace from now on
     st.progress(job.progress, text=f"{job.status}: {job.message or 'waiting in the queue'}")
     if figure is not None:
-        st.plotly_chart(figure, key="live-figure")
+        live_chart(figure, key="live-figure")
 
 
 if job.active:

@@ -169,6 +169,7 @@ def test_a_killed_server_keeps_finished_jobs_and_fails_the_running_one(browser, 
         page.get_by_text("crystals generated").first.wait_for(timeout=120_000)
         running, _ = submit_generation(page, url, {"Crystals": "2", "Denoising steps": "1000"})
         page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        assert_the_live_chart_is_redrawn_in_place(page)
         page.close()
     finally:
         first.kill()
@@ -190,6 +191,21 @@ def test_a_killed_server_keeps_finished_jobs_and_fails_the_running_one(browser, 
         second.terminate()
         second.wait(timeout=30)
     assert (data / "jobs" / finished / "summary.csv").is_file()
+
+
+def assert_the_live_chart_is_redrawn_in_place(page) -> None:
+    """The live figure stays one element whose data changes: mounted anew every second, it opened new WebGL contexts
+    until Chromium dropped the oldest and the figure went blank now and then."""
+    first = "() => { const c = document.querySelector('.live-chart'); c.dataset.was = JSON.stringify(c.data[1].x); }"
+    page.wait_for_function("() => (document.querySelector('.live-chart')?.data || []).length > 1", timeout=30_000)
+    page.evaluate(first)
+    page.wait_for_timeout(4000)
+    same, moved = page.evaluate(
+        "() => { const c = document.querySelector('.live-chart');"
+        " return [!!(c && c.dataset.was), !!(c && c.dataset.was !== JSON.stringify(c.data[1].x))]; }"
+    )
+    assert same, "the live chart was replaced by a new element instead of redrawn"
+    assert moved, "the live chart did not follow the job's frames"
 
 
 def no_traceback(page) -> None:

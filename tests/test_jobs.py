@@ -181,6 +181,7 @@ def test_fixed_host_relaxation_keeps_the_host_and_moves_the_guests(runner, monke
     host = Structure.from_file(Path(__file__).parent / "data" / "hosts" / "LiFePO4_olivine_mp-19017.cif")
     framework = prepare_framework(host, ["Li"])
     request = InpaintRequest(guests=(("Li", 4),), n=4, steps=30, jump=10, resample=1, seed=0)
+
     def planned_again(*args):  # noqa: ANN002, ANN202
         raise AssertionError("the worker planned the inpainting again")
 
