@@ -75,7 +75,7 @@ def test_generate_watch_reopen_view_download_relax(server, browser, shots, tmp_p
         if page.get_by_text("Model ready").count():
             break
         page.wait_for_timeout(1000)
-    fields = {"Crystals": "4", "Denoising steps": "100", "Chemical system": "Li-O"}
+    fields = {"Crystals": "2", "Denoising steps": "100", "Chemical system": "Li-O"}
     _, submitted = submit_generation(page, server, fields, shot=shots / "generate.png")
     page.get_by_text("step ", exact=False).first.wait_for(timeout=30_000)
     first_frame = time.time() - submitted
