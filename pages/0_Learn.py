@@ -9,7 +9,8 @@ from backend.app.uploads import bundled_hosts
 from backend.learn import toy
 from backend.learn.crystal import noised, predict, teaching_cell
 from backend.learn.figures import mixture_figure, prediction_bars, reverse_figure
-from backend.learn.guidance import structure_frame
+from backend.learn.guidance import SEEDS, SeedExamples, structure_frame
+from backend.learn.guidance import examples as learn_examples
 
 page_header("Learn", "Learn: how a diffusion model makes a crystal")
 st.caption(
@@ -121,23 +122,18 @@ st.write(
 st.latex(r"s = s_\theta(x_t, t) + \gamma\,\left[s_\theta(x_t, t \mid \text{Li-O}) - s_\theta(x_t, t)\right]")
 
 
-SEEDS = (0, 1, 2)
-
-
-@st.cache_data(show_spinner="Generating the examples for three seeds (once per server, about 25 s)...")
-def examples() -> dict[int, tuple[list, list]]:
-    """Every seed's examples at once, on the first visit: switching seeds in class is then instant."""
-    from backend.learn.guidance import guidance_examples, symmetry_examples
-
-    model = embedded_model()
-    return {seed: (guidance_examples(model, seed=seed), symmetry_examples(model, seed=seed)) for seed in SEEDS}
+@st.cache_data(show_spinner="Reading the examples (the embedded model made them; another model makes its own)...")
+def examples() -> dict[int, SeedExamples]:
+    """Every seed's examples at once: switching seeds in class is then instant."""
+    return learn_examples(embedded_model())
 
 
 @st.fragment
 def guidance_section() -> None:
     """Section 4 reruns alone when its seed changes."""
     seed = st.radio("Seed", SEEDS, horizontal=True)
-    guided, symmetric = examples()[seed]
+    chosen = examples()[seed]
+    guided, symmetric = chosen.guided, chosen.symmetric
     frames = [structure_frame(s, i) for i, (_, s) in enumerate(guided) if s is not None]
     st.plotly_chart(frames_figure(frames, columns=3, height=320), key="guidance")
     st.caption(

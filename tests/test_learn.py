@@ -72,3 +72,22 @@ def test_learn_page_answers_every_control():
     assert any("γ = 2: " in c.value for c in app.caption)
     app.radio[1].set_value(2).run()  # seed: precomputed with the others on the first visit
     assert not app.exception and any(c.value.startswith("Seed 2: ") for c in app.caption)
+
+
+def test_the_shipped_guidance_examples_are_the_embedded_models_own(default_model):
+    """Section 4 reads examples shipped with the app; they must be what the embedded model makes for the seed
+    (after a change to the model or the sampler: ``python scripts/learn_examples.py``)."""
+    from backend.learn.guidance import EXAMPLES, SEEDS, checkpoint_sha256, examples, make_examples
+
+    assert EXAMPLES.is_file() and checkpoint_sha256(default_model) in EXAMPLES.read_text()
+    shipped = examples(default_model)
+    assert sorted(shipped) == list(SEEDS)
+    made = make_examples(default_model, 0)
+    for (label, kept), (again_label, again) in zip(
+        shipped[0].guided + shipped[0].symmetric, made.guided + made.symmetric, strict=True
+    ):
+        assert label == again_label and (kept is None) == (again is None)
+        if kept is not None:
+            assert kept.species == again.species
+            np.testing.assert_allclose(kept.lattice.matrix, again.lattice.matrix, atol=1e-3)
+            np.testing.assert_allclose(kept.frac_coords, again.frac_coords, atol=1e-3)

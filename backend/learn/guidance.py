@@ -1,15 +1,30 @@
-"""Guidance and constraints side by side: one seed generated with and without them, for the Learn page."""
+"""Guidance and constraints side by side: one seed generated with and without them, for the Learn page.
+
+The examples for the page's seeds are made once, by the embedded model, and shipped (``EXAMPLES``, written by
+``python scripts/learn_examples.py``): the first visit in a classroom -- after every server restart -- no longer
+waits 25 s for fifteen generations. A model other than the one they were made with (its checkpoint's SHA-256
+differs) gets its own examples, made on the spot.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
 from pymatgen.core import Structure
 
+from backend.codec import decode, encode
 from backend.frames import Frame
+from backend.paths import ASSETS
 from backend.sampling.generate import generate
 from backend.sampling.models import LoadedModel
 from backend.sampling.request import GenerationRequest
 
 GUIDANCE_SCALES = (0.0, 1.0, 2.0)
+SEEDS = (0, 1, 2)
+EXAMPLES = ASSETS / "learn" / "guidance_examples.json"
 
 
 def structure_frame(structure: Structure, label: int, t: float = 0.0) -> Frame:
@@ -51,3 +66,44 @@ def symmetry_examples(model: LoadedModel, seed: int = 0, steps: int = 50) -> lis
         ("no constraint", generate(model, free).structures[0]),
         ("space group 225 (Fm-3m), 4a:Na 4b:Cl", generate(model, constrained).structures[0]),
     ]
+
+
+@dataclass(frozen=True)
+class SeedExamples:
+    """One seed's crystals: by guidance scale, and free vs held to rock salt's group."""
+
+    seed: int
+    guided: tuple[tuple[float, Structure | None], ...]
+    symmetric: tuple[tuple[str, Structure | None], ...]
+
+
+@dataclass(frozen=True)
+class ShippedExamples:
+    """The examples as shipped: which checkpoint made them, and each seed's."""
+
+    checkpoint_sha256: str
+    seeds: tuple[SeedExamples, ...]
+
+
+def checkpoint_sha256(model: LoadedModel) -> str:
+    return hashlib.sha256((model.info.path / "checkpoints" / "last.ckpt").read_bytes()).hexdigest()
+
+
+def make_examples(model: LoadedModel, seed: int) -> SeedExamples:
+    return SeedExamples(seed, tuple(guidance_examples(model, seed=seed)), tuple(symmetry_examples(model, seed=seed)))
+
+
+def write_examples(model: LoadedModel, path: Path = EXAMPLES) -> ShippedExamples:
+    shipped = ShippedExamples(checkpoint_sha256(model), tuple(make_examples(model, seed) for seed in SEEDS))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(encode(shipped)))
+    return shipped
+
+
+def examples(model: LoadedModel, path: Path = EXAMPLES) -> dict[int, SeedExamples]:
+    """Every seed's examples: the shipped ones when ``model`` made them, made here otherwise."""
+    if path.is_file():
+        shipped = decode(ShippedExamples, json.loads(path.read_text()))
+        if shipped.checkpoint_sha256 == checkpoint_sha256(model):
+            return {found.seed: found for found in shipped.seeds}
+    return {seed: make_examples(model, seed) for seed in SEEDS}
