@@ -210,10 +210,10 @@ def mark_duplicates(ranked: Sequence[RankedCandidate]) -> list[RankedCandidate]:
 def write_ranking(ranked: Sequence[RankedCandidate], out: Path) -> pd.DataFrame:
     """``ranking.csv`` (rank, file, source, origin, space group, energy, E_hull, same structure as) beside the
     relaxed CIFs; a duplicate keeps its file and energy but no rank."""
-    rows, rank_number = [], 0
+    rows, rank_number, folder = [], 0, ResultFolder(out)
     for item in ranked:
         if item.energy is not None:
-            ResultFolder(out).write_structure(item.report.relax.structure, relaxed_file(item.candidate.name))
+            folder.write_structure(item.report.relax.structure, relaxed_file(item.candidate.name))
         ranked_here = item.energy is not None and item.same_as is None
         rank_number += ranked_here
         rows.append(item.row(rank_number if ranked_here else None))

@@ -17,6 +17,7 @@ from backend.sampling.hooks.trajectory import frames_from_state
 
 if TYPE_CHECKING:
     from backend.sampling.model_info import ModelInfo
+    from backend.sampling.models import LoadedModel
 
 
 class JobRefused(Exception):
@@ -50,12 +51,15 @@ class Server:
             where = f"folders in {self.models_root}" if self.models_root else "no local folders"
             raise JobRefused(f"model '{model}' is not offered by this server (it serves {where})")
 
-    def model_info(self, model: str) -> ModelInfo:
-        """An offered model's facts, loading it once (the worker keeps it for the job)."""
+    def load(self, model: str) -> LoadedModel:
+        """An offered model on the server's device, loaded once and kept for every later job."""
         from backend.sampling.models import load_model
 
         self.check_model(model)
-        return load_model(model, device=self.device).info
+        return load_model(model, device=self.device)
+
+    def model_info(self, model: str) -> ModelInfo:
+        return self.load(model).info
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,14 @@ class JobRunner:
         """``ray_address`` ('local' or a cluster's address) runs screens' stages as Ray tasks; ``ray_cpus`` sizes
         a local Ray instance. Without them screens run in this worker's threads."""
         self.server = Server(store, device, models_root.resolve() if models_root else None, ray_address, ray_cpus)
-        self.store = store
         self._wake = threading.Event()
         self._warm = False
         self.ready = threading.Event()  # set once the warm-up (if any) is over: the next job starts at once
         self._thread = threading.Thread(target=self._loop, name="crystal-canvas-worker", daemon=True)
+
+    @property
+    def store(self) -> JobStore:
+        return self.server.store
 
     def start(self, warm_up: bool = False) -> JobRunner:
         """Start the worker thread (once; a second call does nothing) and return the runner. ``warm_up`` (the app's
@@ -97,11 +100,10 @@ class JobRunner:
         """Sample one tiny crystal before the first job: the default model, the composition proposer's tables and
         the element volumes load now, not after a classroom's first click (the first live frame came 5 s late)."""
         from backend.sampling.generate import generate
-        from backend.sampling.models import load_model
         from backend.sampling.request import GenerationRequest
 
         try:
-            generate(load_model("default", device=self.server.device), GenerationRequest(n=1, atoms=None, steps=2))
+            generate(self.server.load("default"), GenerationRequest(n=1, atoms=None, steps=2))
         except Exception:  # a broken default model is reported by the job that needs it, with its reason
             log.warning("warm-up failed:\n%s", traceback.format_exc())
 

@@ -36,9 +36,8 @@ class CspSpec(JobKind):
     def run(self, ctx: JobContext) -> str:
         from backend.csp import plan_candidates, rank, ranking_line, write_ranking
         from backend.relax.potentials import chgnet
-        from backend.sampling.models import load_model
 
-        model = load_model(self.model, device=ctx.server.device)
+        model = ctx.server.load(self.model)
         potential = chgnet(ctx.server.device)
         recorder = ctx.step_recorder(2 * self.steps, self.steps)
         plan = plan_candidates(

@@ -30,10 +30,9 @@ class GenerateSpec(JobKind):
 
     def run(self, ctx: JobContext) -> str:
         from backend.sampling.generate import generate
-        from backend.sampling.models import load_model
         from backend.sampling.output import write_generation
 
-        model = load_model(self.model, device=ctx.server.device)
+        model = ctx.server.load(self.model)
         request = self.request.resolved(model.info)  # the steps a job runs depend on where its compositions come from
         batches = -(-request.n // request.batch_size)
         steps = request.denoising_steps

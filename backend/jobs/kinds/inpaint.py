@@ -45,9 +45,8 @@ class InpaintSpec(JobKind):
         from backend.inpainting.output import write_inpainting
         from backend.inpainting.repaint import inpainting_schedule
         from backend.inpainting.run import inpaint
-        from backend.sampling.models import load_model
 
-        model = load_model(self.model, device=ctx.server.device)
+        model = ctx.server.load(self.model)
         total = len(inpainting_schedule(self.request))
         recorder = ctx.step_recorder(total, total)
         result = inpaint(model, self.host, list(self.keep), self.request, callback=recorder, plan=self.plan)
