@@ -346,9 +346,9 @@ def run_csp(args: argparse.Namespace) -> int:
     print(plan.note)
     made = sum(c.structure is not None for c in plan.candidates)
     print(f"relaxing {made} candidates of {plan.composition} with CHGNet")
-    frame = write_ranking(rank(plan.candidates, potential, args.fmax, args.relax_steps), args.out)
+    frame = write_ranking(rank(plan.candidates, potential, args.fmax, args.relax_steps, order=args.order), args.out)
     print(frame.head(10).to_string(index=False))
-    print(ranking_line(frame, len(plan.candidates)))
+    print(ranking_line(frame, len(plan.candidates), args.order))
     print(f"ranking: {args.out / 'ranking.csv'} (relaxed CIFs beside it)")
     return 0 if (frame["rank"] != "").any() else 1
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from backend.csp_order import ORDERS
+
 
 class UserError(Exception):
     """Bad input that the user can fix; printed as one line."""
@@ -123,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     csp.add_argument("--seed", type=_nonnegative_int, default=0)
     csp.add_argument("--fmax", type=float, default=0.05, help="force convergence, eV/Å")
     csp.add_argument("--relax-steps", type=_positive_int, default=300, help="maximum FIRE steps")
+    csp.add_argument(
+        "--order",
+        choices=tuple(ORDERS),
+        default="energy",
+        help="rank by CHGNet energy, or by the consensus of retrieval score, energy as dressed and relaxed energy",
+    )
     csp.add_argument("--model", default="default")
     csp.add_argument("--device", default=None)
     csp.add_argument("--out", type=Path, required=True, help="folder for ranking.csv and the relaxed CIFs")

@@ -7,8 +7,9 @@ pattern -- the lowest in energy as dressed among the :data:`POOL` best by retrie
 ``start_time`` and denoised by the model, so it may leave the template's basin), and plain diffusion samples of
 the exact composition for the rest of the budget -- all of it where no prototype exists. Every candidate is
 relaxed within the space group it starts in (ASE FixSymmetry; a P1 candidate relaxes freely) and placed on the
-offline MP hull; the answer is the list ranked by energy per atom, where a candidate that relaxed into a structure
-already ranked above it is listed as the same structure, not ranked again (two templates often relax into one).
+offline MP hull; the answer is the list ranked by energy per atom (or, asked, by :func:`consensus_order`), where a
+candidate that relaxed into a structure already ranked above it is listed as the same structure, not ranked again
+(two templates often relax into one).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Composition, Structure
 
+from backend.csp_order import ORDERS, consensus_order
 from backend.evaluation import CandidateReport, relax_and_assess
 from backend.metrics.matching import UNIQUENESS_TOLERANCES
 from backend.prototypes.retrieval import Prototype, retrieve
@@ -46,7 +48,13 @@ class CspCandidate:
     kind: str  # one of SOURCES
     source: str  # what a reader needs to trace it: prototype label, template, substitution
     structure: Structure | None  # None where generation failed
-    retrieval_rank: int | None = None  # prototypes and their variations: the prototype's rank
+    retrieval_rank: int | None = None  # prototypes and their variations: the prototype's rank by retrieval score
+    screen_rank: int | None = None  # the same by energy as dressed (the screen), where a screen chose them
+
+    @property
+    def ranks(self) -> tuple[int | None, int | None]:
+        """Retrieval and screen ranks, which a variation inherits from its prototype."""
+        return self.retrieval_rank, self.screen_rank
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class RankedCandidate:
             "energy_per_atom": round(self.energy, 5) if self.energy is not None else "",
             "e_above_hull": round(self.report.hull.e_above_hull, 4) if self.report.hull else "",
             "same_as": relaxed_file(self.same_as) if self.same_as else "",
+            "retrieval_rank": self.candidate.retrieval_rank or "",
+            "screen_rank": self.candidate.screen_rank or "",
             "error": self.report.error or "",
         }
 
@@ -107,8 +117,10 @@ def plan_candidates(
     found = retrieve(formula, k=pool, max_atoms=GenerationRequest().max_atoms, per_prototype=ASSIGNMENTS)
     ranks = {id(p): i + 1 for i, p in enumerate(found)}
     prototypes = screen(found, potential, wanted) if potential is not None else found
+    screened = potential is not None
     candidates = [
-        CspCandidate(f"p{i + 1}", "prototype", _origin(p), p.structure, ranks[id(p)]) for i, p in enumerate(prototypes)
+        CspCandidate(f"p{i + 1}", "prototype", _origin(p), p.structure, ranks[id(p)], i + 1 if screened else None)
+        for i, p in enumerate(prototypes)
     ]
     variations = min(len(prototypes), n - len(prototypes))
     if variations:
@@ -123,7 +135,8 @@ def plan_candidates(
         made = generate(model, request, callback=_as_batch(callback, 0)).structures
         for i, structure in enumerate(made):
             origin = f"variation of p{i + 1} at t0 {start_time:g}"
-            candidates.append(CspCandidate(f"v{i + 1}", "variation", origin, structure, ranks[id(prototypes[i])]))
+            of = candidates[i]
+            candidates.append(CspCandidate(f"v{i + 1}", "variation", origin, structure, *of.ranks))
     samples = n - len(candidates)
     if samples:
         request = GenerationRequest(n=samples, atoms=None, compositions=(formula,), steps=steps, seed=seed)
@@ -174,14 +187,23 @@ def rank(
     fmax: float = 0.05,
     steps: int = 300,
     progress: ProgressCallback | None = None,
+    order: str = "energy",
 ) -> list[RankedCandidate]:
-    """Relax every candidate within its starting space group and sort by energy per atom (failures last)."""
+    """Relax every candidate within its starting space group and sort them by ``order`` (one of :data:`ORDERS`):
+    energy per atom, or :func:`consensus_order` of retrieval rank, screen rank and energy; failures last."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)} (got {order!r})")  # the CLI and spec check first
     made = [c for c in candidates if c.structure is not None]
     names, structures = [c.name for c in made], [c.structure for c in made]
     options = {"fmax": fmax, "steps": steps, "keep_symmetry": True, "progress": progress}
     reports = relax_and_assess(names, structures, potential, **options)
     ranked = [RankedCandidate(c, r) for c, r in zip(made, reports)]
-    return mark_duplicates(sorted(ranked, key=lambda r: (r.energy is None, r.energy if r.energy is not None else 0.0)))
+    relaxed = [r for r in ranked if r.energy is not None]
+    keys = [[r.energy for r in relaxed]]
+    if order == "consensus":
+        keys = [[r.candidate.retrieval_rank for r in relaxed], [r.candidate.screen_rank for r in relaxed], *keys]
+    ordered = [relaxed[i] for i in consensus_order(keys)]
+    return mark_duplicates(ordered + [r for r in ranked if r.energy is None])
 
 
 def mark_duplicates(ranked: Sequence[RankedCandidate]) -> list[RankedCandidate]:
@@ -208,8 +230,9 @@ def mark_duplicates(ranked: Sequence[RankedCandidate]) -> list[RankedCandidate]:
 
 
 def write_ranking(ranked: Sequence[RankedCandidate], out: Path) -> pd.DataFrame:
-    """``ranking.csv`` (rank, file, source, origin, space group, energy, E_hull, same structure as) beside the
-    relaxed CIFs; a duplicate keeps its file and energy but no rank."""
+    """``ranking.csv`` (rank, file, source, origin, space group, energy, E_hull, same structure as, the
+    prototype's retrieval and screen ranks) beside the relaxed CIFs; a duplicate keeps its file and energy but no
+    rank."""
     rows, rank_number, folder = [], 0, ResultFolder(out)
     for item in ranked:
         if item.energy is not None:
@@ -222,11 +245,12 @@ def write_ranking(ranked: Sequence[RankedCandidate], out: Path) -> pd.DataFrame:
     return frame
 
 
-def ranking_line(frame: pd.DataFrame, candidates: int) -> str:
-    """What a ranking holds, in one line: distinct structures ranked, duplicates, candidates that failed."""
+def ranking_line(frame: pd.DataFrame, candidates: int, order: str = "energy") -> str:
+    """What a ranking holds, in one line: distinct structures ranked and by what, duplicates, candidates that
+    failed."""
     relaxed = int((frame["energy_per_atom"] != "").sum())
     distinct = int((frame["rank"] != "").sum())
     return (
-        f"{distinct} distinct structures ranked from {relaxed} relaxed of {candidates} candidates"
+        f"{distinct} distinct structures ranked by {ORDERS[order]} from {relaxed} relaxed of {candidates} candidates"
         f" ({relaxed - distinct} relaxed into a structure ranked above them)"
     )

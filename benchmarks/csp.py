@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,7 +44,9 @@ from pymatgen.analysis.structure_matcher import StructureMatcher  # noqa: E402
 from pymatgen.core import Composition, Structure  # noqa: E402
 
 from backend.compositions.cell import cell_formula  # noqa: E402
-from backend.csp import RankedCandidate, mark_duplicates, plan_candidates, rank  # noqa: E402
+from backend.csp import plan_candidates, rank  # noqa: E402
+from backend.csp_order import consensus_order  # noqa: E402
+from backend.metrics.matching import UNIQUENESS_TOLERANCES  # noqa: E402
 from backend.relax.potentials import chgnet  # noqa: E402
 from backend.relax.relaxer import relax_structures  # noqa: E402
 from backend.sampling.generate import generate  # noqa: E402
@@ -57,9 +59,13 @@ RESULTS = Path(__file__).with_name("results") / "csp"
 MATCHER = StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3)
 
 
-def build_targets(source: Path, n: int = 100, max_atoms: int = 20) -> None:
-    """Pick the targets from an MPTS-52 test CSV (material_id, cif); writes :data:`TARGETS`."""
+def build_targets(source: Path, out: Path, n: int = 100, max_atoms: int = 20) -> None:
+    """Pick targets from an MPTS-52 CSV (material_id, cif) and write them to ``out``. A validation set (any ``out``
+    but :data:`TARGETS`) also leaves out the test targets' reduced formulas, so that the two sets share no
+    composition."""
     training = {Composition(f).reduced_formula for f in pd.read_csv(MP20_CSV, keep_default_na=False).pretty_formula}
+    if out != TARGETS:
+        training |= {Composition(f).reduced_formula for f in pd.read_csv(TARGETS).formula}
     placeable = set(allowed_elements())
     frame = pd.read_csv(source).sample(frac=1.0, random_state=0)
     rows = []
@@ -71,8 +77,8 @@ def build_targets(source: Path, n: int = 100, max_atoms: int = 20) -> None:
             rows.append({"material_id": material_id, "formula": cell_formula(structure.composition), "cif": cif})
         if len(rows) == n:
             break
-    TARGETS.parent.mkdir(exist_ok=True)
-    pd.DataFrame(rows).to_csv(TARGETS, index=False)
+    out.parent.mkdir(exist_ok=True)
+    pd.DataFrame(rows).to_csv(out, index=False)
 
 
 def random_structures(formula: str, count: int, seed: int) -> list[Structure | None]:
@@ -162,11 +168,12 @@ def random_target(index: int, formula: str, target: Structure, args: argparse.Na
     return {"random search (pyxtal, random space group)": (rms, time.perf_counter() - started)}
 
 
-def prototype_target(index: int, formula: str, target: Structure, args: argparse.Namespace) -> Outcome:
+def prototype_target(index: int, formula: str, target: Structure, args: argparse.Namespace) -> dict:
     """The product's CSP (``backend.csp``): k prototypes chosen by the energy screen among the 20 best
     by retrieval score, one variation each with ``--variations`` (diffusion samples where fewer prototypes exist),
-    relaxed within their space groups; the same relaxations ranked by retrieval score, by energy and (with
-    variations) all by energy, a relaxed structure matching one ranked above it listed once."""
+    relaxed within their space groups. The record keeps every candidate (its retrieval rank, its place in the
+    energy screen, its relaxed energy, its RMSE against the target) and which relaxed candidates are one structure,
+    so that each ranking rule in :data:`RULES` is scored from the same relaxations, also rules added later."""
     potential = chgnet()
     started = time.perf_counter()
     plan = plan_candidates(
@@ -180,36 +187,103 @@ def prototype_target(index: int, formula: str, target: Structure, args: argparse
         potential=potential,
     )
     prototypes = [c for c in plan.candidates if c.kind == "prototype"]
-    ranked_prototypes = rank(prototypes, potential, fmax=args.fmax, steps=args.relax_steps)
+    relaxed_prototypes = rank(prototypes, potential, fmax=args.fmax, steps=args.relax_steps)
     proto_seconds = time.perf_counter() - started
     started = time.perf_counter()
     others = rank([c for c in plan.candidates if c.kind != "prototype"], potential, args.fmax, args.relax_steps)
     variation_seconds = time.perf_counter() - started
-
-    def answer(items: list[RankedCandidate]) -> list[float | None]:
-        """RMSE of the distinct relaxed structures in the order given (a failed one answers nothing)."""
-        kept = [r.report.relax.structure if r.energy is not None else None for r in items if r.same_as is None]
-        return matches(kept, target) or [None]
-
-    def by_energy(items: list[RankedCandidate]) -> list[RankedCandidate]:
-        return sorted(items, key=lambda r: (r.energy is None, r.energy or 0.0))
-
-    score_order = mark_duplicates(sorted(ranked_prototypes, key=lambda r: r.candidate.retrieval_rank))
-    k = args.prototypes
-    out = {
-        f"{k} prototypes of 20 by energy screen, ranked by retrieval score": (answer(score_order), proto_seconds),
-        f"{k} prototypes of 20 by energy screen, relaxed, ranked by energy": (answer(ranked_prototypes), proto_seconds),
+    items = relaxed_prototypes + others
+    screen_place = {c.name: i + 1 for i, c in enumerate(plan.candidates)}
+    structures = [r.report.relax.structure if r.energy is not None else None for r in items]
+    rms = matches(structures, target)
+    candidates = [
+        {
+            "name": r.candidate.name,
+            "kind": r.candidate.kind,
+            "retrieval_rank": r.candidate.retrieval_rank,
+            "screen_rank": screen_place[r.candidate.name],
+            "energy": r.energy,
+            "rms": x,
+        }
+        for r, x in zip(items, rms)
+    ]
+    return {
+        "candidates": candidates,
+        "same": same_pairs(structures),
+        "seconds": {"prototype": proto_seconds, "variation": variation_seconds},
     }
-    if args.variations:
-        every = mark_duplicates(by_energy([replace(r, same_as=None) for r in ranked_prototypes + others]))
-        label = f"{k} prototypes + variations (t0 {args.start_time:g}), ranked by energy"
-        out[label] = (answer(every), proto_seconds + variation_seconds)
-    return out
+
+
+def same_pairs(structures: list[Structure | None]) -> list[tuple[int, int]]:
+    """Pairs (i, j), i < j, of relaxed structures that are one structure at the uniqueness tolerances (as
+    ``backend.csp.mark_duplicates`` decides): a ranked answer lists each structure once."""
+    matcher = StructureMatcher(**UNIQUENESS_TOLERANCES)
+    present = [i for i, s in enumerate(structures) if s is not None]
+    return [
+        (i, j) for a, i in enumerate(present) for j in present[a + 1 :] if matcher.fit(structures[i], structures[j])
+    ]
+
+
+Rule = Callable[[list[dict]], list[dict]]
+
+
+def _by(*fields: str) -> Rule:
+    """Candidates in ``backend.csp.consensus_order`` of ``fields`` (one field: its own order), as the product
+    orders a ranking; a candidate that failed to relax last."""
+
+    def order(candidates: list[dict]) -> list[dict]:
+        relaxed = [c for c in candidates if c["energy"] is not None]
+        ordered = [relaxed[i] for i in consensus_order([[c[f] for c in relaxed] for f in fields])]
+        return ordered + [c for c in candidates if c["energy"] is None]
+
+    return order
+
+
+# The ways to order one target's relaxed prototypes, fixed before the validation run (session 12) that chose among
+# them by match@5, then match@1: the consensus of all three (the product's ``--order consensus``).
+RULES: dict[str, Rule] = {
+    "ranked by retrieval score": _by("retrieval_rank"),
+    "ranked by energy as dressed (the screen)": _by("screen_rank"),
+    "relaxed, ranked by energy": _by("energy"),
+    "relaxed, ranked by retrieval place + energy place": _by("retrieval_rank", "energy"),
+    "relaxed, ranked by retrieval + screen + energy places": _by("retrieval_rank", "screen_rank", "energy"),
+}
+
+
+def ordered_rms(record: dict, rule: Rule, kinds: tuple[str, ...] = ("prototype",)) -> list[float | None]:
+    """RMSE of the distinct structures of ``record`` in ``rule``'s order: a structure that is one listed above it is
+    left out, a failed relaxation answers nothing in its place."""
+    same = {tuple(pair) for pair in record["same"]}
+    index = {c["name"]: i for i, c in enumerate(record["candidates"])}
+    listed: list[int] = []
+    out: list[float | None] = []
+    for c in rule([c for c in record["candidates"] if c["kind"] in kinds]):
+        i = index[c["name"]]
+        if any((min(i, j), max(i, j)) in same for j in listed):
+            continue
+        listed.append(i)
+        out.append(c["rms"])
+    return out or [None]
+
+
+def prototype_rows(record: dict, k: int) -> dict[str, tuple[list[float | None], float]]:
+    """A prototype arm's record as table rows: one per rule (and all candidates by energy with variations)."""
+    seconds = record["seconds"]
+    rows = {
+        f"{k} prototypes of 20 by energy screen, {name}": (ordered_rms(record, rule), seconds["prototype"])
+        for name, rule in RULES.items()
+    }
+    if any(c["kind"] != "prototype" for c in record["candidates"]):
+        every = ordered_rms(record, RULES["relaxed, ranked by energy"], ("prototype", "variation", "diffusion"))
+        rows[f"{k} prototypes + variations, ranked by energy"] = (every, seconds["prototype"] + seconds["variation"])
+    return rows
 
 
 def run_target(name: str, index: int, formula: str, target: Structure, args: argparse.Namespace) -> dict:
     """One arm on one target, as the record its arm's file keeps."""
     outcome = ARMS[name](index, formula, target, args)
+    if name == "prototypes":
+        return {"index": index, "formula": formula, **outcome}
     rows = {label: {"rms": rms, "seconds": seconds} for label, (rms, seconds) in outcome.items()}
     return {"index": index, "formula": formula, "rows": rows}
 
@@ -220,17 +294,16 @@ def read_records(path: Path) -> dict[int, dict]:
     return {record["index"]: record for record in map(json.loads, lines)}
 
 
-def summarise_arm(records: list[dict], k: int) -> list[dict]:
-    """An arm's table rows from its per-target records."""
-    labels = list(records[0]["rows"])
+def summarise_arm(records: list[dict], args: argparse.Namespace) -> list[dict]:
+    """An arm's table rows from its per-target records (a prototype arm's from its candidates, rule by rule)."""
+    rows = [
+        prototype_rows(r, args.prototypes)
+        if "candidates" in r
+        else {label: (row["rms"], row["seconds"]) for label, row in r["rows"].items()}
+        for r in records
+    ]
     return [
-        summarise(
-            label,
-            [r["rows"][label]["rms"] for r in records],
-            k,
-            sum(r["rows"][label]["seconds"] for r in records),
-        )
-        for label in labels
+        summarise(label, [r[label][0] for r in rows], args.samples, sum(r[label][1] for r in rows)) for label in rows[0]
     ]
 
 
@@ -250,12 +323,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="targets of every arm shared by this many processes")
     parser.add_argument("--limit", type=int, default=None, help="only the first targets (a quick look)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="per-target outcomes, one file per arm (resumable)")
-    parser.add_argument("--build-targets", type=Path, default=None, help="MPTS-52 test CSV to pick targets from")
+    parser.add_argument("--targets", type=Path, default=TARGETS, help="the target set (the test set by default)")
+    parser.add_argument("--build-targets", type=Path, default=None, help="MPTS-52 CSV to pick --targets from")
     args = parser.parse_args()
     if args.build_targets:
-        build_targets(args.build_targets)
+        build_targets(args.build_targets, args.targets)
         return
-    targets = pd.read_csv(TARGETS).head(args.limit) if args.limit else pd.read_csv(TARGETS)
+    targets = pd.read_csv(args.targets).head(args.limit) if args.limit else pd.read_csv(args.targets)
     structures = [Structure.from_str(cif, fmt="cif") for cif in targets.cif]
     _check_settings(args)
     names = [name.strip() for name in args.arms.split(",")]
@@ -272,7 +346,7 @@ def main() -> None:
             with (args.out / f"{name}.jsonl").open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
             done[name][record["index"]] = record
-    rows = [row for name in names for row in summarise_arm([done[name][i] for i in range(len(targets))], args.samples)]
+    rows = [row for name in names for row in summarise_arm([done[name][i] for i in range(len(targets))], args)]
     print(pd.DataFrame(rows).to_markdown(index=False))
 
 

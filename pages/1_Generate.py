@@ -7,6 +7,7 @@ from backend.app.page import open_page
 from backend.app.services import local_models, model_info, models_folder
 from backend.app.uploads import bundled_hosts, read_upload
 from backend.compositions.proposer import proposal_table
+from backend.csp_order import ORDERS
 from backend.jobs.context import JobRefused
 from backend.jobs.kinds.csp import CspSpec
 from backend.jobs.kinds.generate import GenerateSpec
@@ -207,7 +208,9 @@ with st.expander("Predict the structure of a composition (CSP)"):
     st.caption(
         "Known prototypes of the composition's stoichiometry (from the training crystals, elements substituted; the "
         "lowest in CHGNet energy among the 20 that fit best), partial-diffusion variations of them and diffusion "
-        "samples for the rest, every one relaxed with CHGNet within its space group and ranked by energy per atom. "
+        "samples for the rest, every one relaxed with CHGNet within its space group and ranked by energy per atom, "
+        "or by the consensus of three judges: how alike the substituted elements are, the energy as dressed and the "
+        "relaxed energy (on 100 validation compositions it put the known structure first a little more often). "
         "Uses the embedded model."
     )
     with st.form("csp"):
@@ -216,6 +219,7 @@ with st.expander("Predict the structure of a composition (CSP)"):
         csp_n = right.number_input("Candidates", value=CspSpec.n, step=1)
         csp_prototypes = left.number_input("Prototypes", value=CspSpec.prototypes, step=1)
         csp_time = right.slider("Variations' noise level t0", 0.05, 1.0, 0.3, 0.05)
+        csp_order = left.radio("Rank by", list(ORDERS), format_func=ORDERS.get, horizontal=True)
         predicted = st.form_submit_button("Predict structures")
     if predicted:
         try:
@@ -227,6 +231,7 @@ with st.expander("Predict the structure of a composition (CSP)"):
                 start_time=float(csp_time),
                 steps=int(steps),
                 seed=int(seed),
+                order=csp_order,
             )
             csp_job = runner.submit(owner, csp_spec)
         except (InvalidRequest, ModelUnavailable, JobRefused) as exc:

@@ -82,7 +82,7 @@ else:
         st.success(job.message)
     table = job_table(store, job_id)
     if table is not None and job.kind == "csp":
-        st.subheader("Candidates ranked by CHGNet energy")
+        st.subheader("Ranked candidates")
         st.dataframe(for_display(table), hide_index=True)
         ranked = [f for f in table.file if f]
         st.markdown(

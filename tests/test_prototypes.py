@@ -9,6 +9,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from backend.cli import main
 from backend.csp import CspCandidate, rank, ranking_line, screen, write_ranking
+from backend.csp_order import consensus_order
 from backend.paths import ASSETS
 from backend.prototypes.index import describe, load_index
 from backend.prototypes.retrieval import retrieve
@@ -152,8 +153,33 @@ def test_candidates_relaxing_into_one_structure_are_ranked_once(tmp_path):
     assert frame.same_as[1] == f"{ranked[0].candidate.name}_relaxed.cif"
     assert (tmp_path / f"{ranked[1].candidate.name}_relaxed.cif").exists()
     assert ranking_line(frame, 3) == (
-        "2 distinct structures ranked from 3 relaxed of 3 candidates (1 relaxed into a structure ranked above them)"
+        "2 distinct structures ranked by CHGNet energy per atom from 3 relaxed of 3 candidates (1 relaxed into a "
+        "structure ranked above them)"
     )
+
+
+def test_consensus_sums_each_orders_places_and_puts_unknown_last():
+    retrieval, screen_rank, energy = [1, 2, 3, None], [2, 1, 3, None], [-5.0, -4.9, -5.1, -5.3]
+    assert consensus_order([energy]) == [3, 2, 0, 1]
+    # places 0+1+2, 1+0+3, 2+2+1, 3+3+0: the diffusion sample (no ranks) is last despite its energy
+    assert consensus_order([retrieval, screen_rank, energy]) == [0, 1, 2, 3]
+    assert consensus_order([[2, 1, 1], [0.0, -1.0, -2.0]]) == [2, 1, 0]  # equal values share a place
+
+
+def test_csp_ranks_by_consensus_when_asked(tmp_path):
+    rock_salt = Structure.from_file(NACL)
+    zinc_blende = Structure(rock_salt.lattice, ["Na", "Cl"], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    candidates = [
+        CspCandidate("p1", "prototype", "test", zinc_blende, retrieval_rank=1, screen_rank=1),
+        CspCandidate("p2", "prototype", "test", rock_salt, retrieval_rank=2, screen_rank=2),
+    ]
+    by_energy = rank(candidates, chgnet(), fmax=0.1, steps=20)
+    assert [r.candidate.name for r in by_energy] == ["p2", "p1"]
+    by_consensus = rank(candidates, chgnet(), fmax=0.1, steps=20, order="consensus")
+    assert [r.candidate.name for r in by_consensus] == ["p1", "p2"]  # first by two judges of three
+    frame = write_ranking(by_consensus, tmp_path)
+    assert list(frame.file) == ["p1_relaxed.cif", "p2_relaxed.cif"]
+    assert ranking_line(frame, 2, "consensus").startswith("2 distinct structures ranked by the consensus of")
 
 
 def test_csp_without_prototype_says_so_and_uses_diffusion(tmp_path, capsys):

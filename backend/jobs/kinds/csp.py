@@ -1,10 +1,12 @@
-"""A crystal structure prediction job (``backend.csp``): candidates for one composition, ranked by CHGNet energy."""
+"""A crystal structure prediction job (``backend.csp``): candidates for one composition, relaxed with CHGNet and
+ranked by energy (or the consensus order)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Self
 
+from backend.csp_order import ORDERS
 from backend.jobs.context import JobContext, JobRefused, Server
 from backend.jobs.kinds.base import JobKind
 
@@ -20,6 +22,7 @@ class CspSpec(JobKind):
     seed: int = 0
     fmax: float = 0.05
     relax_steps: int = 300
+    order: str = "energy"  # one of backend.csp.ORDERS
     kind = "csp"
 
     def validate(self, server: Server) -> Self:
@@ -31,6 +34,8 @@ class CspSpec(JobKind):
         GenerationRequest(n=self.n, compositions=(formula,), steps=self.steps, seed=self.seed).validate(info)
         if not 0 < self.start_time <= 1:
             raise JobRefused(f"noise level must be in (0, 1] (got {self.start_time})")
+        if self.order not in ORDERS:
+            raise JobRefused(f"rank by {' or '.join(ORDERS)} (got {self.order!r})")
         return self
 
     def run(self, ctx: JobContext) -> str:
@@ -57,7 +62,7 @@ class CspSpec(JobKind):
         def on_progress(progress):  # noqa: ANN001, ANN202 - a relax ProgressCallback
             ctx.report(f"relaxing: step {progress.step}, {progress.finished}/{progress.total} candidates finished")
 
-        ranked = rank(plan.candidates, potential, self.fmax, self.relax_steps, progress=on_progress)
+        ranked = rank(plan.candidates, potential, self.fmax, self.relax_steps, progress=on_progress, order=self.order)
         frame = write_ranking(ranked, ctx.folder)
-        ctx.report(f"{plan.note}; {ranking_line(frame, len(plan.candidates))}")
+        ctx.report(f"{plan.note}; {ranking_line(frame, len(plan.candidates), self.order)}")
         return "done"
