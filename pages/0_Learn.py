@@ -9,8 +9,9 @@ from backend.app.uploads import bundled_hosts
 from backend.learn import toy
 from backend.learn.crystal import noised, predict, teaching_cell
 from backend.learn.figures import mixture_figure, prediction_bars, reverse_figure
-from backend.learn.guidance import SEEDS, SeedExamples, structure_frame
+from backend.learn.guidance import SEEDS, SeedExamples, structure_frame, verdict
 from backend.learn.guidance import examples as learn_examples
+from backend.limits import COVALENT_FRACTION
 
 page_header("Learn", "Learn: how a diffusion model makes a crystal")
 st.caption(
@@ -123,23 +124,31 @@ st.latex(r"s = s_\theta(x_t, t) + \gamma\,\left[s_\theta(x_t, t \mid \text{Li-O}
 
 
 @st.cache_data(show_spinner="Reading the examples (the embedded model made them; another model makes its own)...")
-def examples() -> dict[int, SeedExamples]:
-    """Every seed's examples at once: switching seeds in class is then instant."""
-    return learn_examples(embedded_model())
+def examples() -> dict[int, tuple[SeedExamples, tuple[str, ...]]]:
+    """Every seed's examples and the guided ones' verdicts at once: switching seeds in class is then instant."""
+    return {
+        seed: (found, tuple(verdict(s) for _, s in found.guided))
+        for seed, found in learn_examples(embedded_model()).items()
+    }
 
 
 @st.fragment
 def guidance_section() -> None:
     """Section 4 reruns alone when its seed changes."""
     seed = st.radio("Seed", SEEDS, horizontal=True)
-    chosen = examples()[seed]
+    chosen, verdicts = examples()[seed]
     guided, symmetric = chosen.guided, chosen.symmetric
     frames = [structure_frame(s, i) for i, (_, s) in enumerate(guided) if s is not None]
     st.plotly_chart(frames_figure(frames, columns=3, height=320), key="guidance")
     st.caption(
-        f"Seed {seed}: "
-        + " · ".join(f"γ = {g:g}: {s.composition.formula if s else 'failed'}" for g, s in guided)
-        + " (γ = 0 is the unconditional model; the condition is Li-O)"
+        f"Seed {seed} (γ = 0 is the unconditional model; the condition is Li-O): "
+        + " · ".join(f"γ = {g:g}: {text}" for (g, _), text in zip(guided, verdicts))
+    )
+    st.caption(
+        "Guidance steers which elements appear, not whether the crystal is physical: these unrelaxed samples of a "
+        "small model are often not charge-balanced, and atoms closer than "
+        f"{COVALENT_FRACTION:g} of their covalent radii overlap. "
+        "Relax a candidate and place it on the hull (section 5) before calling it a material."
     )
     frames = [structure_frame(s, i) for i, (_, s) in enumerate(symmetric) if s is not None]
     st.plotly_chart(frames_figure(frames, columns=2, height=320), key="symmetry")

@@ -17,6 +17,8 @@ from pymatgen.core import Structure
 
 from backend.codec import decode, encode
 from backend.frames import Frame
+from backend.metrics.sanity import sanity
+from backend.metrics.validity import smact_valid
 from backend.paths import ASSETS
 from backend.sampling.generate import generate
 from backend.sampling.models import LoadedModel
@@ -107,3 +109,17 @@ def examples(model: LoadedModel, path: Path = EXAMPLES) -> dict[int, SeedExample
         if shipped.checkpoint_sha256 == checkpoint_sha256(model):
             return {found.seed: found for found in shipped.seeds}
     return {seed: make_examples(model, seed) for seed in SEEDS}
+
+
+def verdict(structure: Structure | None) -> str:
+    """What a chemist checks first in a generated crystal, in one line: the cell's content, whether some
+    oxidation states balance it (SMACT) and its closest pair of atoms (:func:`backend.metrics.sanity.sanity`).
+
+    Guidance steers which elements appear, not whether the crystal is physical; a class that sees Li2O6 with
+    atoms 1.1 Å apart should be told so beside the picture, not left to take it for a material.
+    """
+    if structure is None:
+        return "failed"
+    content = structure.composition.formula.replace(" ", "")
+    balanced = "charge-balanced" if smact_valid(structure.composition) else "not charge-balanced"
+    return f"{content}, {balanced}, {sanity(structure).text}"
