@@ -9,7 +9,7 @@ come from the training data only. Arms, in one run (every arm's targets shared o
   target's stoichiometry pattern by retrieval score, elements substituted (two assignments per structure type at
   most), the ``--prototypes`` lowest of them in CHGNet energy as dressed, relaxed within their space groups (with
   ``--variations`` also one partial-diffusion variation of each at t0 ``--start-time``); the same relaxations
-  ranked by retrieval score and by energy (and all by energy with the variations);
+  ordered by each rule in :data:`RULES` (and all by energy with the variations);
 - plain diffusion: the cell's exact content generated ``--samples`` times (count-constrained D3PM);
 - random search: as many pyxtal random symmetric structures (random space group compatible with the content).
 
@@ -20,7 +20,13 @@ a relaxed structure matching one above it once, as ``ranking.csv`` does); RMSE (
 pymatgen's get_rms_dist) over matched targets; wall time summed over targets. Each target's outcome is appended to
 ``--out`` as it finishes: a stopped run resumes where it stopped.
 
-    python benchmarks/csp.py --samples 5 --steps 50 --prototypes 10 --workers 2 --out benchmarks/results/csp_product
+The rules were chosen on a validation set (``benchmarks/data/csp_validation_targets.csv``: 100 targets from MPTS-52
+validation picked the same way, sharing no reduced formula with the test targets) before the test set was run
+with them:
+
+    python benchmarks/csp.py --arms prototypes --targets benchmarks/data/csp_validation_targets.csv \
+        --out benchmarks/results/csp_validation
+    python benchmarks/csp.py --workers 2 --out benchmarks/results/csp_rules
 """
 
 from __future__ import annotations
@@ -193,7 +199,6 @@ def prototype_target(index: int, formula: str, target: Structure, args: argparse
     others = rank([c for c in plan.candidates if c.kind != "prototype"], potential, args.fmax, args.relax_steps)
     variation_seconds = time.perf_counter() - started
     items = relaxed_prototypes + others
-    screen_place = {c.name: i + 1 for i, c in enumerate(plan.candidates)}
     structures = [r.report.relax.structure if r.energy is not None else None for r in items]
     rms = matches(structures, target)
     candidates = [
@@ -201,7 +206,7 @@ def prototype_target(index: int, formula: str, target: Structure, args: argparse
             "name": r.candidate.name,
             "kind": r.candidate.kind,
             "retrieval_rank": r.candidate.retrieval_rank,
-            "screen_rank": screen_place[r.candidate.name],
+            "screen_rank": r.candidate.screen_rank,
             "energy": r.energy,
             "rms": x,
         }
