@@ -388,7 +388,7 @@ def test_learn_page_redraws_every_control_offline(server, browser, shots):
         redraw(nudge(2), "t = 0.31: position noise", "2: crystal noise level t"),
         redraw(nudge(3), "At t = 0.5.", "3: prediction noise level t"),
         redraw(type_in("Atom", "1"), "atom 1: truly", "3: atom"),
-        redraw(seed_one, "Seed 1: γ = 0", "4: seed"),
+        redraw(seed_one, "Seed 1 (γ = 0 is", "4: seed"),
     ]
     no_traceback(page)
     context.close()

@@ -343,13 +343,15 @@ def test_generate_predicts_a_structure_and_live_ranks_it(services):
     {t.label: t for t in app.text_input}["Composition to predict"].set_value("KBr")
     {w.label: w for w in app.number_input}["Candidates"].set_value(2)
     {w.label: w for w in app.number_input}["Prototypes"].set_value(1)
+    {r.label: r for r in app.radio}["Rank by"].set_value("consensus")
     next(b for b in app.button if b.label == "Predict structures").click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     csp = [j for j in store.jobs(limit=5) if j.kind == "csp"][0]
     assert wait_done(store, csp.id).status == "done", store.get(csp.id).error
     live = page("2_Live_denoising.py", job=csp.id)
     assert not live.exception
-    assert any("Candidates ranked by CHGNet energy" in h.value for h in live.subheader)
+    assert any("Ranked candidates" in h.value for h in live.subheader)
+    assert any("ranked by the consensus of retrieval score" in m.value for m in live.success)
     ranked = live.dataframe[0].value
     assert list(ranked["source"]) and set(ranked["source"]) <= {"prototype", "variation"}
     assert any(f"Structure_viewer?job={csp.id}&structure=" in m.value for m in live.markdown)
