@@ -51,11 +51,6 @@ class CspCandidate:
     retrieval_rank: int | None = None  # prototypes and their variations: the prototype's rank by retrieval score
     screen_rank: int | None = None  # the same by energy as dressed (the screen), where a screen chose them
 
-    @property
-    def ranks(self) -> tuple[int | None, int | None]:
-        """Retrieval and screen ranks, which a variation inherits from its prototype."""
-        return self.retrieval_rank, self.screen_rank
-
 
 @dataclass(frozen=True)
 class CspPlan:
@@ -135,8 +130,10 @@ def plan_candidates(
         made = generate(model, request, callback=_as_batch(callback, 0)).structures
         for i, structure in enumerate(made):
             origin = f"variation of p{i + 1} at t0 {start_time:g}"
-            of = candidates[i]
-            candidates.append(CspCandidate(f"v{i + 1}", "variation", origin, structure, *of.ranks))
+            of = candidates[i]  # a variation inherits its prototype's ranks
+            candidates.append(
+                CspCandidate(f"v{i + 1}", "variation", origin, structure, of.retrieval_rank, of.screen_rank)
+            )
     samples = n - len(candidates)
     if samples:
         request = GenerationRequest(n=samples, atoms=None, compositions=(formula,), steps=steps, seed=seed)

@@ -16,6 +16,7 @@ from pathlib import Path
 from pymatgen.core import Structure
 
 from backend.codec import decode, encode
+from backend.compositions.cell import cell_formula
 from backend.frames import Frame
 from backend.metrics.sanity import sanity
 from backend.metrics.validity import smact_valid
@@ -120,6 +121,6 @@ def verdict(structure: Structure | None) -> str:
     """
     if structure is None:
         return "failed"
-    content = structure.composition.formula.replace(" ", "")
+    content = cell_formula(structure.composition)
     balanced = "charge-balanced" if smact_valid(structure.composition) else "not charge-balanced"
     return f"{content}, {balanced}, {sanity(structure).text}"

@@ -22,7 +22,7 @@ class CspSpec(JobKind):
     seed: int = 0
     fmax: float = 0.05
     relax_steps: int = 300
-    order: str = "energy"  # one of backend.csp.ORDERS
+    order: str = "energy"  # one of backend.csp_order.ORDERS
     kind = "csp"
 
     def validate(self, server: Server) -> Self:
