@@ -165,3 +165,31 @@ def test_verification_stages_enter_the_funnel_and_the_shortlist(tmp_path):
     passing = checks[(checks.dynamically_stable.astype(str) == "True") & (checks.bulk_modulus_gpa >= 10)]
     assert set(shortlist.id) == set(passing.id) and len(shortlist) == funnel.survivors.iloc[-1]
     assert Screen(config).complete
+
+
+def test_a_reader_never_sees_a_half_written_screen_file(tmp_path):
+    """The Screening page reads ``screen.json`` and ``timings.json`` while a worker writes them: every read gives
+    a whole file (a truncating write let the page read an empty one and fail to decode it)."""
+    import json
+    import threading
+
+    from backend.paths import write_whole
+
+    path = tmp_path / "screen.json"
+    write_whole(path, json.dumps({"n": 0}))
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            write_whole(path, json.dumps({"n": n, "padding": "x" * 20_000}))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        reads = [json.loads(path.read_text())["n"] for _ in range(2000)]
+    finally:
+        stop.set()
+        thread.join()
+    assert reads[-1] > 0 and [p.name for p in tmp_path.iterdir()] == ["screen.json"]  # no temporary left behind

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.paths import write_whole
 from backend.screening.config import ScreenConfig
 from backend.screening.stages import StageLog
 
@@ -146,7 +147,7 @@ def calibrate(data: Path, model: str = "default", device: str | None = None) -> 
         raise RuntimeError("the calibration screen relaxed nothing: no rates to measure")
     rates = replace(rates, source=f"rates from an 8-candidate calibration screen timed here ({seconds:.0f} s)")
     data.mkdir(parents=True, exist_ok=True)
-    (data / RATES_FILE).write_text(rates.to_json())
+    write_whole(data / RATES_FILE, rates.to_json())
     return rates
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from pymatgen.core import Structure
 
 from backend.metrics.rates import BatchRates
+from backend.paths import write_whole
 from backend.relax.relaxer import RelaxationStopped
 from backend.results.folder import METRICS
 from backend.sampling.hooks.protocol import StepControl
@@ -106,7 +107,7 @@ class Screen:
         """Create the folder with its ``screen.json``: from then on the screen is listed (a queued one included)."""
         (self.config.out / "generated").mkdir(parents=True, exist_ok=True)
         (self.config.out / "relaxed").mkdir(parents=True, exist_ok=True)
-        (self.config.out / "screen.json").write_text(json.dumps(config_dict(self.config), indent=2))
+        write_whole(self.config.out / "screen.json", json.dumps(config_dict(self.config), indent=2))
 
     def _run_local(self, stop: Callable[[], bool]) -> bool:
         work: queue.Queue[list[Candidate] | None] = queue.Queue()
@@ -159,7 +160,7 @@ class Screen:
         total = json.loads(path.read_text()) if path.is_file() else {}
         for stage, seconds in self.timings.items():
             total[stage] = total.get(stage, 0.0) + seconds
-        path.write_text(json.dumps(total, indent=2))
+        write_whole(path, json.dumps(total, indent=2))
         self.timings = {stage: 0.0 for stage in STAGES}
 
     # --- results ------------------------------------------------------------------------------
